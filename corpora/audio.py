@@ -1,0 +1,90 @@
+"""Robust audio I/O shared by the prepare modules, the generator and the recipes.
+
+Every failure raises `AudioError`, whose message names the file and the reason, so
+a prepare script can list bad files instead of crashing or dropping them silently.
+
+Example
+-------
+>>> import tempfile, os, numpy as np
+>>> path = os.path.join(tempfile.mkdtemp(), "tone.wav")
+>>> write_audio(path, np.sin(np.arange(8000) / 5.0).astype("float32") * 0.5, 8000)
+>>> load_audio(path, sample_rate=16000).shape
+torch.Size([16000])
+"""
+
+import os
+
+import numpy as np
+import soundfile as sf
+import torch
+import torchaudio.functional as AF
+
+
+class AudioError(ValueError):
+    """An audio file that cannot be used, with the file and the reason."""
+
+    def __init__(self, path, reason):
+        super().__init__(f"{path}: {reason}")
+        self.path, self.reason = str(path), reason
+
+
+def audio_info(path):
+    """(sample_rate, num_frames, channels) from the header, without reading samples."""
+    if not os.path.isfile(path):
+        raise AudioError(path, "file not found")
+    try:
+        info = sf.info(path)
+    except Exception as err:  # libsndfile raises several types for bad headers
+        raise AudioError(path, f"unreadable audio ({err}); re-download or re-encode the file") from err
+    if info.frames <= 0:
+        raise AudioError(path, "empty audio (0 samples)")
+    return info.samplerate, info.frames, info.channels
+
+
+def load_audio(path, sample_rate=16000, mono=True, resample=True):
+    """Reads a file as a float32 tensor, checked and converted.
+
+    Arguments
+    ---------
+    path : str
+    sample_rate : int
+        Rate the caller expects; other rates are resampled (or rejected when
+        `resample` is False).
+    mono : bool
+        Average the channels of a multi-channel file.
+
+    Returns
+    -------
+    torch.Tensor
+        `[T]` when mono, else `[T, C]`.
+    """
+    rate, _, _ = audio_info(path)
+    try:
+        data, rate = sf.read(path, dtype="float32", always_2d=True)
+    except Exception as err:
+        raise AudioError(path, f"unreadable audio ({err}); the file may be truncated") from err
+    if data.shape[0] == 0:
+        raise AudioError(path, "empty audio (0 samples)")
+    if not np.isfinite(data).all():
+        bad = int((~np.isfinite(data)).sum())
+        raise AudioError(path, f"{bad} non-finite (NaN/inf) samples; re-encode the file")
+    wav = torch.from_numpy(data)
+    if mono:
+        wav = wav.mean(dim=1)
+    if rate != sample_rate:
+        if not resample:
+            raise AudioError(path, f"sample rate {rate} Hz, expected {sample_rate} Hz")
+        wav = AF.resample(wav.T if wav.dim() == 2 else wav, rate, sample_rate)
+        wav = wav.T.contiguous() if wav.dim() == 2 else wav
+    return wav
+
+
+def write_audio(path, wav, sample_rate):
+    """Writes atomically (temporary file, then rename): a killed run leaves no half file."""
+    path = str(path)
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    root, ext = os.path.splitext(path)
+    tmp = f"{root}.part{os.getpid()}{ext}"
+    wav = wav.numpy() if isinstance(wav, torch.Tensor) else np.asarray(wav)
+    sf.write(tmp, wav, sample_rate)
+    os.replace(tmp, path)

@@ -1,0 +1,1 @@
+"""Pieces of the embedded corpus generator (speech synthesis, speakers, text, layouts)."""

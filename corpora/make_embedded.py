@@ -1,0 +1,169 @@
+"""Generates the embedded corpus: synthetic speech written in the real corpora's layouts.
+
+    python -m corpora.make_embedded data/embedded --size small [--seed 0] [--num_workers 2]
+
+Deterministic from `--seed`; a rerun with the same arguments does nothing, and a
+killed run resumes where it stopped (each file is written atomically together
+with its metadata, and only missing files are rendered).
+"""
+
+import argparse
+import json
+import multiprocessing
+import os
+import sys
+import time
+from collections import defaultdict
+
+import numpy as np
+from tqdm import tqdm
+
+from corpora.audio import write_audio
+from corpora.embedded import speech_layouts as sl
+from corpora.embedded import task_layouts as tl
+from corpora.embedded.voices import SAMPLE_RATE, make_speakers
+
+GENERATOR_VERSION = 1
+
+LAYOUTS = {
+    "librispeech": (sl.plan_librispeech, sl.index_librispeech),
+    "voxceleb": (sl.plan_voxceleb, sl.index_voxceleb),
+    "common_voice": (sl.plan_common_voice, sl.index_common_voice),
+    "speech_commands": (tl.plan_speech_commands, tl.index_speech_commands),
+    "fluent_speech_commands": (tl.plan_fluent_speech_commands, tl.index_fluent_speech_commands),
+    "iemocap": (tl.plan_iemocap, tl.index_iemocap),
+    "noise_rir": (tl.plan_noise_rir, tl.index_noise_rir),
+}
+
+SIZES = {
+    "tiny": {
+        "librispeech": {"train-clean-100": [6, 1, 5], "dev-clean": [2, 1, 3], "test-clean": [2, 1, 3]},
+        "voxceleb": dict(dev=8, val=3, test=4, videos=2, utts=3, vox2=4, vox2_videos=2, vox2_utts=2),
+        "common_voice": dict(train=6, dev=2, test=2, utts=3),
+        "speech_commands": dict(train=3, validation=1, test=1, repeats=1, background_seconds=5),
+        "fluent_speech_commands": dict(train=4, valid=1, test=1, utts=6),
+        "iemocap": dict(sessions=5, dialogs=1, turns=4),
+        "noise_rir": dict(noise=2, music=2, babble=2, babble_speakers=4, seconds=5, rirs=2),
+    },
+    "small": {
+        "librispeech": {"train-clean-100": [30, 2, 20], "dev-clean": [6, 1, 12],
+                        "test-clean": [6, 1, 12]},
+        "voxceleb": dict(dev=40, val=8, test=16, videos=3, utts=4, vox2=40, vox2_videos=3, vox2_utts=3),
+        "common_voice": dict(train=50, dev=8, test=8, utts=8),
+        "speech_commands": dict(train=14, validation=3, test=3, repeats=1, background_seconds=30),
+        "fluent_speech_commands": dict(train=16, valid=3, test=3, utts=14),
+        "iemocap": dict(sessions=5, dialogs=3, turns=10),
+        "noise_rir": dict(noise=12, music=12, babble=12, babble_speakers=12, seconds=20, rirs=12),
+    },
+}
+
+
+def plan_corpus(size, seed):
+    """Every job of the corpus, in a fixed order; speakers are never shared by two layouts."""
+    if size not in SIZES:
+        raise ValueError(f"unknown size {size!r}; choose one of {sorted(SIZES)}")
+    pool = iter(make_speakers(np.random.default_rng([seed, 0]), 2000))
+    take = lambda n: [next(pool) for _ in range(n)]  # noqa: E731
+    jobs = {}
+    for i, (name, (plan, _)) in enumerate(LAYOUTS.items()):
+        jobs[name] = plan(SIZES[size][name], take, np.random.default_rng([seed, i + 1]))
+    return jobs
+
+
+_TTS = None
+
+
+def _init_worker():
+    global _TTS
+    from corpora.embedded.espeak import Espeak
+
+    _TTS = Espeak()
+
+
+def _meta_path(root, job):
+    return os.path.join(root, ".embedded", "meta", job.path + ".json")
+
+
+def _render(args):
+    """Renders one job unless its audio and metadata already exist (resume)."""
+    from corpora.embedded.jobs import run_job
+
+    root, job = args
+    out, meta_file = os.path.join(root, job.path), _meta_path(root, job)
+    if os.path.exists(out) and os.path.exists(meta_file):
+        with open(meta_file) as f:
+            return job.path, json.load(f)
+    wav, meta = run_job(_TTS, job)
+    write_audio(out, wav, SAMPLE_RATE)
+    os.makedirs(os.path.dirname(meta_file), exist_ok=True)
+    with open(meta_file + ".part", "w") as f:
+        json.dump(meta, f)
+    os.replace(meta_file + ".part", meta_file)
+    return job.path, meta
+
+
+def summarize(jobs, meta):
+    """Per layout: files, hours of audio, speakers, and files per split."""
+    summary = {}
+    for name, layout_jobs in jobs.items():
+        splits = defaultdict(int)
+        for j in layout_jobs:
+            splits[str(j.fields.get("split", j.fields.get("role", j.fields.get("category", "all"))))] += 1
+        speakers = {j.speaker.index for j in layout_jobs if j.speaker is not None}
+        summary[name] = {
+            "files": len(layout_jobs),
+            "hours": round(sum(meta[j.path]["duration"] for j in layout_jobs) / 3600, 4),
+            "speakers": len(speakers),
+            "splits": dict(splits),
+        }
+    return summary
+
+
+def make_embedded(root, size="tiny", seed=0, num_workers=None):
+    """Generates (or completes) the corpus under `root`; returns the summary dict."""
+    options = {"size": size, "seed": seed, "version": GENERATOR_VERSION}
+    done_file = os.path.join(root, ".embedded", "done.json")
+    if os.path.exists(done_file):
+        with open(done_file) as f:
+            done = json.load(f)
+        if done["options"] == options:
+            return done["summary"]
+        raise RuntimeError(f"{root} already holds an embedded corpus made with {done['options']}, "
+                           f"not {options}; pick another folder or delete {root}")
+    jobs = plan_corpus(size, seed)
+    flat = [(root, j) for layout_jobs in jobs.values() for j in layout_jobs]
+    num_workers = num_workers or os.cpu_count() or 1
+    meta = {}
+    start = time.time()
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(num_workers, initializer=_init_worker) as pool:
+        for path, m in tqdm(pool.imap_unordered(_render, flat, chunksize=4), total=len(flat),
+                            desc=f"embedded corpus ({size})", unit="file", file=sys.stderr):
+            meta[path] = m
+    for name, (_, index) in LAYOUTS.items():
+        index(root, jobs[name], meta, np.random.default_rng([seed, 100 + len(name)]))
+    summary = summarize(jobs, meta)
+    with open(os.path.join(root, "summary.json"), "w") as f:
+        json.dump(summary, f, indent=2)
+    with open(done_file, "w") as f:
+        json.dump({"options": options, "summary": summary,
+                   "seconds": round(time.time() - start, 1)}, f, indent=2)
+    return summary
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("root", help="output folder, e.g. data/embedded")
+    parser.add_argument("--size", default="small", choices=sorted(SIZES))
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--num_workers", type=int, default=None, help="processes (default: all cores)")
+    args = parser.parse_args(argv)
+    start = time.time()
+    summary = make_embedded(args.root, args.size, args.seed, args.num_workers)
+    total = sum(s["hours"] for s in summary.values())
+    print(f"{args.root}: {total:.2f} h of audio in {sum(s['files'] for s in summary.values())} files "
+          f"({time.time() - start:.1f} s)")
+
+
+if __name__ == "__main__":
+    main()

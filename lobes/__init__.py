@@ -1,0 +1,1 @@
+"""lobes package."""
