@@ -38,9 +38,9 @@ LAYOUTS = {
 SIZES = {
     "tiny": {
         "librispeech": {"train-clean-100": [6, 1, 5], "dev-clean": [2, 1, 3], "test-clean": [2, 1, 3]},
-        "voxceleb": dict(dev=8, val=3, test=4, videos=2, utts=3, vox2=4, vox2_videos=2, vox2_utts=2),
+        "voxceleb": dict(dev=8, val=3, test=4, videos=3, utts=2, vox2=4, vox2_videos=2, vox2_utts=2),
         "common_voice": dict(train=6, dev=2, test=2, utts=3),
-        "speech_commands": dict(train=3, validation=1, test=1, repeats=1, background_seconds=5),
+        "speech_commands": dict(train=6, validation=1, test=1, repeats=1, background_seconds=5),
         "fluent_speech_commands": dict(train=4, valid=1, test=1, utts=6),
         "iemocap": dict(sessions=5, dialogs=1, turns=4),
         "noise_rir": dict(noise=2, music=2, babble=2, babble_speakers=4, seconds=5, rirs=2),

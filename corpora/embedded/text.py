@@ -77,7 +77,7 @@ def _pick(rng, words, core, core_prob):
     return words[rng.integers(len(words))]
 
 
-def sentence(rng, core_prob=0.55):
+def sentence(rng, core_prob=0.65):
     """One sentence (lower case words separated by spaces) from the grammar."""
     noun = lambda: _pick(rng, NOUNS, CORE_NOUNS, core_prob)  # noqa: E731
     adj = lambda: _pick(rng, ADJECTIVES, CORE_ADJECTIVES, core_prob)  # noqa: E731

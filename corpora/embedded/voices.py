@@ -140,7 +140,7 @@ def render(tts, speaker, text, rng, style="neutral", pause_prob=0.1, noise_db=(-
         rate=speaker.rate * prosody["rate"] * rng.uniform(0.94, 1.06),
         pitch=np.clip(speaker.pitch + prosody["pitch"] + rng.integers(-4, 5), 0, 99),
         pitch_range=np.clip(speaker.pitch_range + prosody["range"], 0, 100),
-        wordgap=int(rng.integers(0, 3)),
+        wordgap=int(rng.integers(0, 3)), seed=int(rng.integers(2**31)),
     )
     src = tts.sample_rate
     g = gcd(src, speaker.warp_rate)

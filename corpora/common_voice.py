@@ -1,0 +1,53 @@
+"""Common Voice: manifests with transcripts and speaker metadata from the TSV files.
+
+    prepare_common_voice("data/embedded/CommonVoice/en", "results/prep/common_voice")
+
+`data_folder` holds `clips/*.mp3` and `train.tsv`, `dev.tsv`, `test.tsv`. Writes
+`<split>.csv` with ID, duration, wav, spk_id, wrd, age, gender, accent (empty
+metadata stays empty; older releases name the accent column `accent`, newer
+`accents`: both are read).
+"""
+
+import csv
+import os
+
+from corpora.manifest import already_prepared, collect_rows, require_path, save_options, write_csv
+
+SPLITS = ("train", "dev", "test")
+
+
+def _read_tsv(path, clips):
+    entries = []
+    with open(require_path(path, "a Common Voice split file"), newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
+        for needed in ("client_id", "path", "sentence"):
+            if needed not in (reader.fieldnames or []):
+                raise ValueError(f"{path}: column {needed!r} missing; header is {reader.fieldnames}")
+        for row in reader:
+            entries.append({
+                "ID": os.path.splitext(row["path"])[0], "wav": os.path.join(clips, row["path"]),
+                "spk_id": row["client_id"], "wrd": row["sentence"].strip(),
+                "age": row.get("age") or "", "gender": row.get("gender") or "",
+                "accent": row.get("accents") or row.get("accent") or "",
+            })
+    return entries
+
+
+def prepare_common_voice(data_folder, save_folder, splits=SPLITS, validate_audio=True,
+                         strict=False, skip_prep=False):
+    """Writes `<split>.csv` for each split TSV."""
+    if skip_prep:
+        return
+    options = dict(data_folder=os.path.abspath(data_folder), splits=list(splits),
+                   validate_audio=validate_audio)
+    outputs = [os.path.join(save_folder, f"{s}.csv") for s in splits]
+    if already_prepared(save_folder, "common_voice", options, outputs):
+        return
+    clips = require_path(os.path.join(data_folder, "clips"), "the Common Voice clips/ folder")
+    for split in splits:
+        entries = _read_tsv(os.path.join(data_folder, f"{split}.tsv"), clips)
+        rows = collect_rows(entries, save_folder, f"common_voice_{split}", validate=validate_audio,
+                            strict=strict)
+        write_csv(os.path.join(save_folder, f"{split}.csv"), rows,
+                  ["spk_id", "wrd", "age", "gender", "accent"])
+    save_options(save_folder, "common_voice", options)

@@ -1,0 +1,123 @@
+"""Shared machinery of the prepare modules: skip-if-done, audio checks, CSV writing.
+
+SpeechBrain CSV manifests have one row per utterance with `ID,duration,wav`
+followed by task columns. Files that cannot be used are reported (file and
+reason, in the log and in `<save_folder>/<name>_failures.csv`) and left out;
+with `strict=True` the prepare step fails instead, after listing them all.
+"""
+
+import csv
+import json
+import logging
+import os
+
+from tqdm import tqdm
+
+from corpora.audio import AudioError, audio_info, load_audio
+
+logger = logging.getLogger(__name__)
+
+
+class PrepareError(RuntimeError):
+    """A dataset layout problem: names what was expected and where."""
+
+
+def require_path(path, what):
+    """Raises PrepareError naming `what` was expected at `path` if it does not exist."""
+    if not os.path.exists(path):
+        raise PrepareError(f"expected {what} at {path}, found nothing; check `data_folder` "
+                           "(it should point at the dataset root)")
+    return path
+
+
+def already_prepared(save_folder, name, options, outputs):
+    """True when every output exists and was made with the same options."""
+    opt_file = os.path.join(save_folder, f"{name}_options.json")
+    if not all(os.path.exists(p) for p in outputs) or not os.path.exists(opt_file):
+        return False
+    with open(opt_file) as f:
+        same = json.load(f) == json.loads(json.dumps(options))
+    if same:
+        logger.info("%s manifests in %s are up to date, skipping preparation", name, save_folder)
+    return same
+
+
+def save_options(save_folder, name, options):
+    _atomic_write(os.path.join(save_folder, f"{name}_options.json"),
+                  lambda f: json.dump(options, f, indent=2))
+
+
+def _atomic_write(path, write):
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    tmp = path + ".part"
+    with open(tmp, "w", newline="", encoding="utf-8") as f:
+        write(f)
+    os.replace(tmp, path)
+
+
+def write_csv(path, rows, extra_fields=()):
+    """Writes rows (dicts with ID, duration, wav and `extra_fields`) as a SpeechBrain CSV."""
+    fields = ["ID", "duration", "wav", *extra_fields]
+
+    def write(f):
+        writer = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({**row, "duration": f"{row['duration']:.3f}"})
+
+    _atomic_write(path, write)
+    logger.info("wrote %s (%d rows)", path, len(rows))
+
+
+def check_audio(path, sample_rate=16000, validate=True):
+    """Duration in seconds of a usable file; raises AudioError otherwise.
+
+    `validate=True` reads the samples (finite, non-silent); False trusts the header,
+    which is much faster on very large corpora.
+    """
+    rate, frames, _ = audio_info(path)
+    if validate:
+        wav = load_audio(path, sample_rate=sample_rate)
+        if float(wav.abs().max()) == 0.0:
+            raise AudioError(path, "digital silence (all samples are zero)")
+    return frames / rate
+
+
+def collect_rows(entries, save_folder, name, sample_rate=16000, validate=True, strict=False):
+    """Checks the audio of `entries` (dicts with ID and wav) and adds `duration`.
+
+    Returns the usable rows; unusable files are logged with the reason, listed in
+    `<save_folder>/<name>_failures.csv`, and raise PrepareError if `strict`.
+    """
+    rows, failures = [], []
+    for entry in tqdm(entries, desc=f"checking {name} audio", unit="file", leave=False,
+                      disable=len(entries) < 200):
+        try:
+            rows.append({**entry, "duration": check_audio(entry["wav"], sample_rate, validate)})
+        except AudioError as err:
+            logger.warning("skipping %s", err)
+            failures.append({"ID": entry["ID"], "wav": entry["wav"], "reason": err.reason})
+    fail_file = os.path.join(save_folder, f"{name}_failures.csv")
+    if failures:
+        def write(f):
+            writer = csv.DictWriter(f, fieldnames=["ID", "wav", "reason"])
+            writer.writeheader()
+            writer.writerows(failures)
+
+        _atomic_write(fail_file, write)
+        message = f"{len(failures)} of {len(entries)} {name} files unusable, listed in {fail_file}"
+        if strict:
+            raise PrepareError(message)
+        logger.warning(message)
+    elif os.path.exists(fail_file):
+        os.remove(fail_file)
+    return rows
+
+
+def read_csv(path):
+    """Rows of a manifest as dicts (the reverse of `write_csv`, duration as float)."""
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    for row in rows:
+        row["duration"] = float(row["duration"])
+    return rows

@@ -1,0 +1,45 @@
+"""MUSAN and RIRS_NOISES: manifests for SpeechBrain's AddNoise and AddReverb.
+
+    prepare_noise_rir("data/embedded", "results/prep/noise_rir")
+
+`data_folder` holds `musan/` and/or `RIRS_NOISES/`. Writes `noise.csv`,
+`music.csv`, `babble.csv` (MUSAN noise/, music/, speech/) and `rir.csv`
+(`RIRS_NOISES/simulated_rirs/*/RoomNNN/*.wav`), each with ID, duration, wav and
+a `category` column (MUSAN folder or room size).
+"""
+
+import glob
+import os
+
+from corpora.manifest import (PrepareError, already_prepared, collect_rows, save_options,
+                              write_csv)
+
+_MUSAN = {"noise": "noise", "music": "music", "babble": "speech"}
+
+
+def _entry(name, path):
+    stem = os.path.splitext(os.path.basename(path))[0]
+    if name != "rir":
+        return {"ID": stem, "wav": path, "category": name}
+    room = os.path.basename(os.path.dirname(os.path.dirname(path)))  # smallroom/Room001/x.wav
+    return {"ID": f"{room}-{stem}", "wav": path, "category": room}
+
+
+def prepare_noise_rir(data_folder, save_folder, validate_audio=True, strict=False, skip_prep=False):
+    if skip_prep:
+        return
+    options = dict(data_folder=os.path.abspath(data_folder), validate_audio=validate_audio)
+    outputs = [os.path.join(save_folder, f"{n}.csv") for n in (*_MUSAN, "rir")]
+    if already_prepared(save_folder, "noise_rir", options, outputs):
+        return
+    sources = {name: glob.glob(os.path.join(data_folder, "musan", sub, "**", "*.wav"), recursive=True)
+               for name, sub in _MUSAN.items()}
+    sources["rir"] = glob.glob(os.path.join(data_folder, "RIRS_NOISES", "simulated_rirs", "*", "*", "*.wav"))
+    if not any(sources.values()):
+        raise PrepareError(f"no musan/{{noise,music,speech}}/**/*.wav nor RIRS_NOISES/simulated_rirs/*/*/*.wav "
+                           f"under {data_folder}")
+    for name, paths in sources.items():
+        entries = [_entry(name, p) for p in sorted(paths)]
+        rows = collect_rows(entries, save_folder, name, validate=validate_audio, strict=strict)
+        write_csv(os.path.join(save_folder, f"{name}.csv"), rows, ["category"])
+    save_options(save_folder, "noise_rir", options)
