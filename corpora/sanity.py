@@ -1,0 +1,86 @@
+"""Sanity checks that a corpus is learnable: MFCC statistics + nearest centroid.
+
+No training, no model: if this simple baseline identifies speakers and words well
+above chance, the corpus carries the information the recipes need.
+
+    python -m corpora.sanity --train a.csv --test b.csv --label spk_id
+"""
+
+import argparse
+import os
+
+import numpy as np
+import torch
+from torchaudio.compliance.kaldi import mfcc
+
+from corpora.audio import load_audio
+from corpora.manifest import read_csv
+
+
+def mfcc_stats(path, segments=1, num_ceps=20):
+    """Mean MFCCs of the loud frames, per time segment, after mean normalization.
+
+    Dropping quiet frames and the utterance mean removes leading/trailing silence
+    and most of the channel; `segments` > 1 keeps a coarse temporal order, which
+    words need and speakers do not.
+    """
+    wav = load_audio(path)
+    feats = mfcc(wav[None] * 32768, num_ceps=num_ceps, sample_frequency=16000).numpy()
+    loud = feats[feats[:, 0] > feats[:, 0].max() - 8]
+    if segments == 1:
+        return np.concatenate([loud.mean(0), loud.std(0)])
+    loud = loud - loud.mean(0)
+    return np.concatenate([part.mean(0) for part in np.array_split(loud, segments)])
+
+
+def nearest_centroid_accuracy(train_rows, test_rows, label, segments=1):
+    """(accuracy, chance) of nearest-centroid classification on standardized features."""
+    with torch.no_grad():
+        x_train = np.stack([mfcc_stats(r["wav"], segments) for r in train_rows])
+        x_test = np.stack([mfcc_stats(r["wav"], segments) for r in test_rows])
+    mean, std = x_train.mean(0), x_train.std(0) + 1e-6
+    x_train, x_test = (x_train - mean) / std, (x_test - mean) / std
+    classes = sorted({r[label] for r in train_rows})
+    y_train = np.array([r[label] for r in train_rows])
+    centroids = np.stack([x_train[y_train == c].mean(0) for c in classes])
+    pred = ((x_test[:, None] - centroids[None]) ** 2).sum(-1).argmin(1)
+    accuracy = float(np.mean([classes[p] == r[label] for p, r in zip(pred, test_rows)]))
+    return accuracy, 1.0 / len(classes)
+
+
+def cosine_trial_eer(trials, wav_root):
+    """EER (%) of cosine scoring of MFCC statistics on a VoxCeleb trial list."""
+    from speechbrain.utils.metric_stats import EER
+
+    from corpora.voxceleb import read_trials
+
+    trials = read_trials(trials)
+    cache = {}
+
+    def embed(rel):
+        if rel not in cache:
+            vec = mfcc_stats(os.path.join(wav_root, rel))
+            cache[rel] = vec / np.linalg.norm(vec)
+        return cache[rel]
+
+    scores = torch.tensor([float(embed(a) @ embed(b)) for _, a, b in trials])
+    labels = torch.tensor([label for label, _, _ in trials])
+    eer, _ = EER(scores[labels == 1], scores[labels == 0])
+    return 100.0 * float(eer)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--train", required=True, nargs="+")
+    parser.add_argument("--test", required=True, nargs="+")
+    parser.add_argument("--label", required=True)
+    parser.add_argument("--segments", type=int, default=1)
+    args = parser.parse_args(argv)
+    train = [r for path in args.train for r in read_csv(path)]
+    test = [r for path in args.test for r in read_csv(path)]
+    acc, chance = nearest_centroid_accuracy(train, test, args.label, args.segments)
+    print(f"{args.label}: accuracy {acc:.3f} (chance {chance:.3f}) on {len(test)} test items")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,163 @@
+"""Every prepare module parses its layout of the tiny corpus; bad input gets clear errors."""
+
+import os
+import shutil
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from corpora.common_voice import prepare_common_voice
+from corpora.fluent_speech_commands import prepare_fluent_speech_commands
+from corpora.iemocap import prepare_iemocap
+from corpora.librispeech import prepare_librispeech
+from corpora.manifest import PrepareError, read_csv
+from corpora.make_embedded import SIZES
+from corpora.noise_rir import prepare_noise_rir
+from corpora.speech_commands import prepare_speech_commands
+from corpora.embedded.text import SPEECH_COMMANDS
+from corpora.voxceleb import prepare_voxceleb
+
+TINY = SIZES["tiny"]
+
+
+@pytest.fixture(scope="module")
+def prepared(tiny_corpus, tmp_path_factory):
+    root, summary = tiny_corpus
+    out = tmp_path_factory.mktemp("prepared")
+    prepare_librispeech(root / "LibriSpeech", out / "ls")
+    prepare_voxceleb(root / "VoxCeleb/vox1", out / "vox", vox2_folder=root / "VoxCeleb/vox2/dev/wav")
+    prepare_common_voice(root / "CommonVoice/en", out / "cv")
+    prepare_speech_commands(root / "speech_commands_v0.02", out / "sc")
+    prepare_fluent_speech_commands(root / "fluent_speech_commands_dataset", out / "fsc")
+    prepare_iemocap(root / "IEMOCAP_full_release", out / "iemocap")
+    prepare_noise_rir(root, out / "nr")
+    return out, summary
+
+
+def _speakers(rows):
+    return {r["spk_id"] for r in rows}
+
+
+def test_librispeech(prepared):
+    out, summary = prepared
+    for split, (n_spk, n_chap, n_utt) in TINY["librispeech"].items():
+        rows = read_csv(out / "ls" / f"{split}.csv")
+        assert len(rows) == n_spk * n_chap * n_utt and len(_speakers(rows)) == n_spk
+        words = read_csv(out / "ls" / f"{split}_words.csv")
+        assert len(words) == sum(len(r["wrd"].split()) for r in rows)
+        assert all(0 < w["duration"] < 2.0 and w["word"].isupper() for w in words)
+
+
+def test_voxceleb(prepared):
+    out, _ = prepared
+    vox = TINY["voxceleb"]
+    per_spk = vox["videos"] * vox["utts"]
+    train, val, test = (read_csv(out / "vox" / f"{n}.csv") for n in ("train", "val", "test"))
+    assert (len(_speakers(train)), len(_speakers(val)), len(_speakers(test))) == \
+        (vox["dev"], vox["val"], vox["test"])
+    assert not (_speakers(train) & _speakers(test)) and not (_speakers(train) & _speakers(val))
+    assert len(train) == vox["dev"] * per_spk
+    iden = [read_csv(out / "vox" / f"iden_{n}.csv") for n in ("train", "dev", "test")]
+    assert all(iden) and sum(map(len, iden)) == (vox["dev"] + vox["val"] + vox["test"]) * per_spk
+    vox2 = read_csv(out / "vox" / "vox2_train.csv")
+    assert len(vox2) == vox["vox2"] * vox["vox2_videos"] * vox["vox2_utts"]
+    trials = (out / "vox" / "test_trials.txt").read_text().split("\n")
+    assert sum(t.startswith("1 ") for t in trials) == sum(t.startswith("0 ") for t in trials) > 0
+
+
+def test_common_voice(prepared):
+    out, _ = prepared
+    cv = TINY["common_voice"]
+    for split in ("train", "dev", "test"):
+        rows = read_csv(out / "cv" / f"{split}.csv")
+        assert len(rows) == cv[split] * cv["utts"] and len(_speakers(rows)) == cv[split]
+        assert all(r["gender"] in ("male", "female") and r["accent"] and r["age"] for r in rows)
+        assert all(r["wav"].endswith(".mp3") and r["wrd"].endswith(".") for r in rows)
+
+
+def test_speech_commands(prepared):
+    out, _ = prepared
+    sc = TINY["speech_commands"]
+    for split, key in (("train", "train"), ("valid", "validation"), ("test", "test")):
+        rows = read_csv(out / "sc" / f"{split}.csv")
+        assert len(rows) == sc[key] * sc["repeats"] * len(SPEECH_COMMANDS)
+        assert {r["command"] for r in rows} == set(SPEECH_COMMANDS)
+        assert all(abs(r["duration"] - 1.0) < 1e-3 for r in rows)
+    assert len(read_csv(out / "sc" / "background_noise.csv")) == 4
+
+
+def test_fluent_speech_commands(prepared):
+    out, _ = prepared
+    fsc = TINY["fluent_speech_commands"]
+    for split in ("train", "valid", "test"):
+        rows = read_csv(out / "fsc" / f"{split}.csv")
+        assert len(rows) == fsc[split] * fsc["utts"]
+        assert all(r["intent"] == f'{r["action"]}|{r["object"]}|{r["location"]}' for r in rows)
+
+
+def test_iemocap(prepared):
+    out, _ = prepared
+    cfg = TINY["iemocap"]
+    per_session = cfg["dialogs"] * cfg["turns"]
+    rows = {s: read_csv(out / "iemocap" / f"{s}.csv") for s in ("train", "valid", "test")}
+    assert [len(rows[s]) for s in ("train", "valid", "test")] == \
+        [per_session * (cfg["sessions"] - 2), per_session, per_session]
+    assert _speakers(rows["test"]) == {"Ses05F", "Ses05M"}
+    assert {r["emo"] for s in rows.values() for r in s} <= {"neu", "hap", "sad", "ang"}
+
+
+def test_noise_rir(prepared):
+    out, _ = prepared
+    nr = TINY["noise_rir"]
+    assert len(read_csv(out / "nr" / "noise.csv")) == nr["noise"]
+    assert len(read_csv(out / "nr" / "babble.csv")) == nr["babble"]
+    rir = read_csv(out / "nr" / "rir.csv")
+    assert len(rir) == 3 * nr["rirs"] and len({r["ID"] for r in rir}) == len(rir)
+
+
+def test_skips_when_prepared_and_redoes_when_options_change(tiny_corpus, tmp_path):
+    root, _ = tiny_corpus
+    prepare_common_voice(root / "CommonVoice/en", tmp_path, splits=("dev",))
+    stamp = os.path.getmtime(tmp_path / "dev.csv")
+    prepare_common_voice(root / "CommonVoice/en", tmp_path, splits=("dev",))
+    assert os.path.getmtime(tmp_path / "dev.csv") == stamp
+    prepare_common_voice(root / "CommonVoice/en", tmp_path, splits=("dev", "test"))
+    assert (tmp_path / "test.csv").exists()
+
+
+def test_missing_root_names_the_path(tmp_path):
+    with pytest.raises(PrepareError, match=r"LibriSpeech root .* at .*/nowhere, found nothing"):
+        prepare_librispeech(tmp_path / "nowhere", tmp_path / "out", splits=("dev-clean",))
+    (tmp_path / "LibriSpeech").mkdir()
+    with pytest.raises(PrepareError, match=r"split 'dev-clean' at .*/LibriSpeech/dev-clean"):
+        prepare_librispeech(tmp_path / "LibriSpeech", tmp_path / "out", splits=("dev-clean",))
+    with pytest.raises(PrepareError, match=r"clips/ folder"):
+        prepare_common_voice(tmp_path / "nowhere", tmp_path / "out")
+
+
+def test_bad_files_are_reported_and_left_out(tiny_corpus, tmp_path):
+    root, _ = tiny_corpus
+    layout = tmp_path / "sc"
+    shutil.copytree(root / "speech_commands_v0.02", layout)
+    (layout / "yes").joinpath(sorted(os.listdir(layout / "yes"))[0]).write_bytes(b"RIFF\x00\x01")
+    nan = np.full(16000, np.nan, np.float32)
+    sf.write(layout / "no" / sorted(os.listdir(layout / "no"))[0], nan, 16000, subtype="FLOAT")
+    prepare_speech_commands(layout, tmp_path / "out")
+    kept = sum(len(read_csv(tmp_path / "out" / f"{s}.csv")) for s in ("train", "valid", "test"))
+    sc = TINY["speech_commands"]
+    assert kept == (sc["train"] + sc["validation"] + sc["test"]) * len(SPEECH_COMMANDS) - 2
+    failures = "".join(p.read_text() for p in (tmp_path / "out").glob("*_failures.csv"))
+    assert "unreadable audio" in failures and "non-finite" in failures
+    with pytest.raises(PrepareError, match="unusable, listed in"):
+        prepare_speech_commands(layout, tmp_path / "strict", strict=True)
+
+
+def test_malformed_trial_list_names_file_and_line(tiny_corpus, tmp_path):
+    root, _ = tiny_corpus
+    layout = tmp_path / "vox1"
+    shutil.copytree(root / "VoxCeleb/vox1", layout)
+    with open(layout / "veri_test2.txt", "a") as f:
+        f.write("yes id1/a.wav\n")
+    with pytest.raises(PrepareError, match=r"veri_test2.txt:\d+: expected"):
+        prepare_voxceleb(layout, tmp_path / "out")
