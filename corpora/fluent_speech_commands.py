@@ -21,6 +21,7 @@ _COLUMNS = ("path", "speakerId", "transcription", "action", "object", "location"
 
 def prepare_fluent_speech_commands(data_folder, save_folder, splits=SPLITS, validate_audio=True,
                                    strict=False, skip_prep=False):
+    """Writes `<split>.csv` for each `data/<split>_data.csv`."""
     if skip_prep:
         return
     options = dict(data_folder=os.path.abspath(data_folder), splits=list(splits),

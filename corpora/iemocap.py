@@ -36,6 +36,7 @@ def read_emotions(eval_file, merge_excited=True):
 
 def prepare_iemocap(data_folder, save_folder, test_session=5, valid_session=4, merge_excited=True,
                     validate_audio=True, strict=False, skip_prep=False):
+    """Writes train/valid/test manifests, holding out whole sessions."""
     if skip_prep:
         return
     options = dict(data_folder=os.path.abspath(data_folder), test_session=test_session,

@@ -26,6 +26,7 @@ def _entry(name, path):
 
 
 def prepare_noise_rir(data_folder, save_folder, validate_audio=True, strict=False, skip_prep=False):
+    """Writes noise.csv, music.csv, babble.csv and rir.csv."""
     if skip_prep:
         return
     options = dict(data_folder=os.path.abspath(data_folder), validate_audio=validate_audio)

@@ -27,6 +27,8 @@ def mfcc_stats(path, segments=1, num_ceps=20):
     wav = load_audio(path)
     feats = mfcc(wav[None] * 32768, num_ceps=num_ceps, sample_frequency=16000).numpy()
     loud = feats[feats[:, 0] > feats[:, 0].max() - 8]
+    if len(loud) < max(segments, 2):
+        loud = feats
     if segments == 1:
         return np.concatenate([loud.mean(0), loud.std(0)])
     loud = loud - loud.mean(0)

@@ -90,7 +90,8 @@ def plan_iemocap(cfg, take_speakers, rng):
                 jobs.append(Job("iemocap", f"IEMOCAP_full_release/Session{session}/sentences/wav/"
                                 f"{dialog}/{turn}.wav", "speech", _seed(rng),
                                 female if who == "F" else male, sentence(rng), style=style,
-                                fields=dict(session=session, dialog=dialog, turn=turn, emotion=style)))
+                                fields=dict(split=f"Session{session}", session=session, dialog=dialog,
+                                            turn=turn, emotion=style)))
     return jobs
 
 

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# The whole pipeline on the embedded corpus, ending in results/REPORT.md.
+#
+#   bash example.sh                          # every stage
+#   bash example.sh --stage 2 --stop_stage 3 # only some stages (each one is restartable)
+#
+# Stages:
+#   1  generate the embedded corpus (data/embedded, size small)
+#   2  prepare SpeechBrain manifests for every layout (results/prepared)
+#   3  describe the corpus and sanity-check it (results/report/01_corpus.md)
+#   9  assemble results/REPORT.md
+set -euo pipefail
+cd "$(dirname "$0")"
+
+stage=1
+stop_stage=100
+size=small
+seed=0
+data=data/embedded
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --stage) stage="$2"; shift 2 ;;
+        --stop_stage) stop_stage="$2"; shift 2 ;;
+        --size) size="$2"; data="data/embedded_$2"; shift 2 ;;
+        --seed) seed="$2"; shift 2 ;;
+        *) echo "unknown option $1 (expected --stage N, --stop_stage M, --size tiny|small, --seed S)" >&2; exit 2 ;;
+    esac
+done
+[ "$size" = small ] && [ "$seed" = 0 ] || data="data/embedded_${size}_seed${seed}"
+prepared="results/prepared/$(basename "$data")"
+report=results/report
+
+. tools/ensure_venv.sh
+run() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]; }
+
+if run 1; then
+    echo "== stage 1: embedded corpus -> $data"
+    python -m corpora.make_embedded "$data" --size "$size" --seed "$seed"
+fi
+if run 2; then
+    echo "== stage 2: manifests -> $prepared"
+    python -m corpora.prepare_embedded "$data" "$prepared"
+fi
+if run 3; then
+    echo "== stage 3: corpus description and sanity check -> $report/01_corpus.md"
+    python -m corpora.describe "$data" "$prepared" "$report"
+fi
+if run 9; then
+    echo "== stage 9: report"
+    python tools/make_report.py "$report" results/REPORT.md
+fi
