@@ -93,7 +93,9 @@ def collect_rows(entries, save_folder, name, sample_rate=16000, validate=True, s
     for entry in tqdm(entries, desc=f"checking {name} audio", unit="file", leave=False,
                       disable=len(entries) < 200):
         try:
-            rows.append({**entry, "duration": check_audio(entry["wav"], sample_rate, validate)})
+            # Absolute paths: manifests are read from recipe folders, not from where prepare ran.
+            wav = os.path.abspath(entry["wav"])
+            rows.append({**entry, "wav": wav, "duration": check_audio(wav, sample_rate, validate)})
         except AudioError as err:
             logger.warning("skipping %s", err)
             failures.append({"ID": entry["ID"], "wav": entry["wav"], "reason": err.reason})

@@ -1,0 +1,178 @@
+"""Parallel, sharded, resumable extraction of normalized OpenSMILE LLD pseudo-labels.
+
+Two steps, so that a corpus can be split across the machines of a cluster:
+1. `extract_shard`: every utterance of shard i/n -> `raw/<ID>.npy` (float32), plus
+   the shard's partial statistics over its training utterances and its failures.
+   Finished utterances are skipped, so a killed run resumes where it stopped.
+2. `reduce_shards`: merges the partial statistics into `stats.json`, writes the
+   normalized float16 `lld/<ID>.npy` and removes the raw arrays, merges failures
+   into `failures.csv`.
+"""
+
+import csv
+import json
+import logging
+import multiprocessing
+import os
+import sys
+
+import numpy as np
+from tqdm import tqdm
+
+from corpora.audio import load_audio
+from labellers.lld_stats import FeatureStats, normalize
+from labellers.lld_store import FEATURES_FILE, STATS_FILE, array_path, save_array
+from labellers.opensmile_lld import HOP_SECONDS, OpenSmileLLD
+
+logger = logging.getLogger(__name__)
+_EXTRACTOR = None
+
+
+def parse_shard(text):
+    """'i/n' -> (i, n) with 0 <= i < n."""
+    try:
+        i, n = (int(x) for x in str(text).split("/"))
+    except ValueError:
+        raise ValueError(f"shard must look like 'i/n' (e.g. 0/4), got {text!r}") from None
+    if not 0 <= i < n:
+        raise ValueError(f"shard {text!r}: need 0 <= i < n")
+    return i, n
+
+
+def write_features_file(folder, feature_sets, sample_rate, columns):
+    """Writes features.json, or checks that an existing one describes the same extraction."""
+    import opensmile
+
+    info = {"columns": columns, "hop_seconds": HOP_SECONDS, "feature_sets": list(feature_sets),
+            "opensmile_version": opensmile.__version__, "sample_rate": sample_rate,
+            "dtype": "float16", "normalized": "per column with the training split's mean and std"}
+    path = os.path.join(folder, FEATURES_FILE)
+    if os.path.exists(path):
+        with open(path) as f:
+            old = json.load(f)
+        if old != info:
+            raise RuntimeError(f"{path} was written by another extraction ({old['feature_sets']}, opensmile "
+                               f"{old['opensmile_version']}); use another output_folder or delete {folder}")
+        return info
+    os.makedirs(folder, exist_ok=True)
+    with open(path + ".part", "w") as f:
+        json.dump(info, f, indent=2)
+    os.replace(path + ".part", path)
+    return info
+
+
+def _init(feature_sets):
+    global _EXTRACTOR
+    _EXTRACTOR = OpenSmileLLD(feature_sets)
+
+
+def _extract_one(args):
+    folder, row, sample_rate = args
+    try:
+        wav = load_audio(row["wav"], sample_rate=sample_rate)
+        _, frames = _EXTRACTOR.extract(wav.numpy(), sample_rate)
+    except Exception as err:  # reported in failures.csv with the reason, never dropped
+        return row["ID"], row["wav"], f"{type(err).__name__}: {err}"
+    save_array(array_path(folder, row["ID"], "raw"), frames)
+    return row["ID"], row["wav"], None
+
+
+def _shard_file(folder, kind, i, n, ext):
+    return os.path.join(folder, "shards", f"{kind}_{i}of{n}.{ext}")
+
+
+def extract_shard(rows, train_ids, folder, feature_sets, shard=(0, 1), num_workers=1, sample_rate=16000):
+    """Extracts shard `i/n` of `rows` (manifest dicts with ID and wav). Returns its failures."""
+    i, n = shard
+    columns = OpenSmileLLD(feature_sets).columns
+    write_features_file(folder, feature_sets, sample_rate, columns)
+    mine = sorted(rows, key=lambda r: r["ID"])[i::n]
+    todo = [r for r in mine if not os.path.exists(array_path(folder, r["ID"]))
+            and not os.path.exists(array_path(folder, r["ID"], "raw"))]
+    logger.info("shard %d/%d: %d utterances, %d to extract", i, n, len(mine), len(todo))
+    failures = []
+    jobs = [(folder, r, sample_rate) for r in todo]
+    if num_workers > 1:
+        pool = multiprocessing.get_context("fork").Pool(num_workers, _init, (feature_sets,))
+        results = pool.imap_unordered(_extract_one, jobs, chunksize=4)
+    else:
+        pool, results = None, map(_extract_one, jobs)
+        _init(feature_sets)
+    try:
+        for utt, wav, error in tqdm(results, total=len(jobs), desc=f"LLDs shard {i}/{n}", unit="utt",
+                                    file=sys.stderr):
+            if error:
+                logger.warning("failed %s (%s): %s", utt, wav, error)
+                failures.append({"ID": utt, "wav": wav, "reason": error})
+    finally:
+        if pool is not None:
+            pool.close()
+            pool.join()
+    stats = FeatureStats(columns)
+    for r in mine:
+        raw = array_path(folder, r["ID"], "raw")
+        if r["ID"] in train_ids and os.path.exists(raw):
+            stats.update(np.load(raw))
+    _write_json(_shard_file(folder, "stats", i, n, "json"), stats.to_dict())
+    _write_failures(_shard_file(folder, "failures", i, n, "csv"), failures)
+    return failures
+
+
+def reduce_shards(folder, num_shards):
+    """Merges shard statistics, writes the normalized float16 arrays; returns a summary dict."""
+    stats_path = os.path.join(folder, STATS_FILE)
+    if os.path.exists(stats_path):  # statistics are frozen once computed
+        with open(stats_path) as f:
+            stats = FeatureStats.from_dict(json.load(f))
+    else:
+        missing = [k for k in range(num_shards) if not os.path.exists(_shard_file(folder, "stats", k, num_shards, "json"))]
+        if missing:
+            raise RuntimeError(f"shards {missing} of {num_shards} have not finished in {folder}; run "
+                               f"extract.py with --shard k/{num_shards} for each of them before --reduce")
+        stats = None
+        for k in range(num_shards):
+            with open(_shard_file(folder, "stats", k, num_shards, "json")) as f:
+                part = FeatureStats.from_dict(json.load(f))
+            stats = part if stats is None else stats.merge(part)
+        if stats.frames == 0:
+            raise RuntimeError(f"no training utterance was extracted into {folder}: check train_csv and "
+                               f"the reasons in {folder}/shards/failures_*.csv")
+        _write_json(stats_path, stats.to_dict())
+    mean, std = stats.mean(), stats.std()
+    raw_dir = os.path.join(folder, "raw")
+    raws = sorted(os.listdir(raw_dir)) if os.path.isdir(raw_dir) else []
+    for name in tqdm(raws, desc="normalizing", unit="utt", file=sys.stderr, disable=len(raws) < 100):
+        if not name.endswith(".npy"):
+            continue  # a temporary file of a killed run
+        raw = os.path.join(raw_dir, name)
+        save_array(os.path.join(folder, "lld", name), normalize(np.load(raw), mean, std).astype(np.float16))
+        os.remove(raw)
+    if os.path.isdir(raw_dir) and not os.listdir(raw_dir):
+        os.rmdir(raw_dir)
+    failures = []
+    for k in range(num_shards):
+        path = _shard_file(folder, "failures", k, num_shards, "csv")
+        if os.path.exists(path):
+            with open(path, newline="") as f:
+                failures += list(csv.DictReader(f))
+    _write_failures(os.path.join(folder, "failures.csv"), failures)
+    done = len([f for f in os.listdir(os.path.join(folder, "lld")) if f.endswith(".npy")]) \
+        if os.path.isdir(os.path.join(folder, "lld")) else 0
+    return {"utterances": done, "failures": len(failures), "train_frames": int(stats.frames),
+            "nonfinite": {c: int(v) for c, v in zip(stats.columns, stats.nonfinite) if v}}
+
+
+def _write_json(path, data):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path + ".part", "w") as f:
+        json.dump(data, f, indent=1)
+    os.replace(path + ".part", path)
+
+
+def _write_failures(path, failures):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path + ".part", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=["ID", "wav", "reason"])
+        writer.writeheader()
+        writer.writerows(failures)
+    os.replace(path + ".part", path)
