@@ -93,7 +93,8 @@ def extract_shard(rows, train_ids, folder, feature_sets, shard=(0, 1), num_worke
     failures = []
     jobs = [(folder, r, sample_rate) for r in todo]
     if num_workers > 1:
-        pool = multiprocessing.get_context("fork").Pool(num_workers, _init, (feature_sets,))
+        # spawn, not fork: OpenSMILE objects of the parent hold threads a fork would copy mid-state.
+        pool = multiprocessing.get_context("spawn").Pool(num_workers, _init, (feature_sets,))
         results = pool.imap_unordered(_extract_one, jobs, chunksize=4)
     else:
         pool, results = None, map(_extract_one, jobs)
