@@ -8,6 +8,7 @@
 #   1  generate the embedded corpus (data/embedded, size small)
 #   2  prepare SpeechBrain manifests for every layout (results/prepared)
 #   3  describe the corpus and sanity-check it (results/report/01_corpus.md)
+#   4  OpenSMILE pseudo-labels of the Common Voice layout (recipes/PseudoLabels)
 #   9  assemble results/REPORT.md
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -44,6 +45,14 @@ fi
 if run 3; then
     echo "== stage 3: corpus description and sanity check -> $report/01_corpus.md"
     python -m corpora.describe "$data" "$prepared" "$report"
+fi
+if run 4; then
+    echo "== stage 4: pseudo-labels -> results/pseudo_labels/$(basename "$data")"
+    labels="$PWD/results/pseudo_labels/$(basename "$data")"
+    (cd recipes/PseudoLabels && python extract.py hparams/extract.yaml \
+        --data_folder "$OLDPWD/$data/CommonVoice/en" --prepare_folder "$OLDPWD/$prepared/common_voice" \
+        --output_folder "$labels" --num_workers "$(nproc)" \
+        && python report.py "$labels" "$OLDPWD/$report")
 fi
 if run 9; then
     echo "== stage 9: report"

@@ -81,25 +81,33 @@ def _shard_file(folder, kind, i, n, ext):
     return os.path.join(folder, "shards", f"{kind}_{i}of{n}.{ext}")
 
 
+def _columns():
+    return _EXTRACTOR.columns
+
+
 def extract_shard(rows, train_ids, folder, feature_sets, shard=(0, 1), num_workers=1, sample_rate=16000):
     """Extracts shard `i/n` of `rows` (manifest dicts with ID and wav). Returns its failures."""
     i, n = shard
-    columns = OpenSmileLLD(feature_sets).columns
-    write_features_file(folder, feature_sets, sample_rate, columns)
     mine = sorted(rows, key=lambda r: r["ID"])[i::n]
     todo = [r for r in mine if not os.path.exists(array_path(folder, r["ID"]))
             and not os.path.exists(array_path(folder, r["ID"], "raw"))]
     logger.info("shard %d/%d: %d utterances, %d to extract", i, n, len(mine), len(todo))
-    failures = []
     jobs = [(folder, r, sample_rate) for r in todo]
+    failures, pool = [], None
     if num_workers > 1:
-        # spawn, not fork: OpenSMILE objects of the parent hold threads a fork would copy mid-state.
-        pool = multiprocessing.get_context("spawn").Pool(num_workers, _init, (feature_sets,))
+        # Not a plain fork: OpenSMILE objects of this process may hold threads that a fork
+        # copies mid-state (a deadlock). A fork server starts clean, imports this module
+        # once and forks the workers from there, so they start fast.
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload([__name__])
+        pool = ctx.Pool(num_workers, _init, (feature_sets,))
+        columns = pool.apply(_columns)
         results = pool.imap_unordered(_extract_one, jobs, chunksize=4)
     else:
-        pool, results = None, map(_extract_one, jobs)
         _init(feature_sets)
+        columns, results = _columns(), map(_extract_one, jobs)
     try:
+        write_features_file(folder, feature_sets, sample_rate, columns)
         for utt, wav, error in tqdm(results, total=len(jobs), desc=f"LLDs shard {i}/{n}", unit="utt",
                                     file=sys.stderr):
             if error:
@@ -107,7 +115,7 @@ def extract_shard(rows, train_ids, folder, feature_sets, shard=(0, 1), num_worke
                 failures.append({"ID": utt, "wav": wav, "reason": error})
     finally:
         if pool is not None:
-            pool.close()
+            pool.terminate()
             pool.join()
     stats = FeatureStats(columns)
     for r in mine:

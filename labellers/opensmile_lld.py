@@ -15,14 +15,52 @@ Example
 (True, True)
 """
 
+import hashlib
+import os
+import tempfile
+
 import numpy as np
 
 HOP_SECONDS = 0.01
 
+# The stock ComParE_2016 configuration also computes deltas and functionals,
+# which LLD extraction throws away. This one keeps only the LLD part of the same
+# components: identical values, faster (see benchmarks/opensmile_extraction.py).
+_COMPARE_LLD_ONLY = """[componentInstances:cComponentManager]
+instance[dataMemory].type=cDataMemory
+\\{\\cm[source{?}:include external source]}
+\\{%s}
+[componentInstances:cComponentManager]
+instance[is13_lldconcat].type=cVectorConcat
+[is13_lldconcat:cVectorConcat]
+reader.dmLevel = is13_lld_nzsmo;is13_lldA_smo;is13_lldB_smo
+writer.dmLevel = lld
+includeSingleElementFields = 1
+\\{\\cm[sink{?}:include external sink]}
+"""
 
-def _smile(name):
+
+def _compare_lld_only_config():
+    """Writes (once per installed opensmile) the LLD-only ComParE_2016 config; returns its path."""
     import opensmile
 
+    include = os.path.join(os.path.dirname(opensmile.__file__), "core", "config", "compare",
+                           "ComParE_2016_core.lld.conf.inc")
+    text = _COMPARE_LLD_ONLY % include
+    path = os.path.join(tempfile.gettempdir(),
+                        f"ComParE_2016_lld_{hashlib.sha1(text.encode()).hexdigest()[:10]}.conf")
+    if not os.path.exists(path):
+        with open(f"{path}.part{os.getpid()}", "w") as f:
+            f.write(text)
+        os.replace(f"{path}.part{os.getpid()}", path)
+    return path
+
+
+def _smile(name, lld_only=True):
+    import opensmile
+
+    if name == "ComParE_2016" and lld_only:
+        return opensmile.Smile(feature_set=_compare_lld_only_config(), feature_level="lld")
     try:
         feature_set = getattr(opensmile.FeatureSet, name)
     except AttributeError:
@@ -34,11 +72,11 @@ def _smile(name):
 class OpenSmileLLD:
     """Extracts and mixes the LLD tables of several OpenSMILE feature sets."""
 
-    def __init__(self, feature_sets=("eGeMAPSv02", "ComParE_2016")):
+    def __init__(self, feature_sets=("eGeMAPSv02", "ComParE_2016"), lld_only=True):
         if not feature_sets:
             raise ValueError("at least one OpenSMILE feature set is needed")
         self.feature_sets = list(feature_sets)
-        self._smiles = [_smile(name) for name in self.feature_sets]
+        self._smiles = [_smile(name, lld_only) for name in self.feature_sets]
 
     @property
     def columns(self):

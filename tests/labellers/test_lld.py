@@ -58,3 +58,12 @@ def test_stats_skip_nonfinite_and_merge_like_one_pass():
     normed = normalize(np.concatenate([a, b]), whole.mean(), whole.std())
     assert np.isfinite(normed).all() and normed[0, 1] == 0.0
     assert FeatureStats.from_dict(whole.to_dict()).to_dict() == whole.to_dict()
+
+
+def test_lld_only_compare_config_gives_the_stock_values():
+    rng = np.random.default_rng(1)
+    signal = _tone(150.0, seconds=1.2) + 0.05 * rng.standard_normal(19200).astype(np.float32)
+    cols_fast, fast = OpenSmileLLD(["ComParE_2016"], lld_only=True).extract(signal, 16000)
+    cols_stock, stock = OpenSmileLLD(["ComParE_2016"], lld_only=False).extract(signal, 16000)
+    assert cols_fast == cols_stock
+    np.testing.assert_allclose(fast, stock, rtol=1e-5, atol=1e-6, equal_nan=True)
