@@ -10,7 +10,9 @@ MODULES = [
     "lobes", "labellers", "corpora", "corpora.audio", "corpora.manifest", "corpora.make_embedded",
     "corpora.librispeech", "corpora.voxceleb", "corpora.common_voice", "corpora.speech_commands",
     "corpora.fluent_speech_commands", "corpora.iemocap", "corpora.noise_rir",
-    "corpora.embedded.espeak", "corpora.embedded.voices",
+    "corpora.embedded.espeak", "corpora.embedded.voices", "corpora.prepare_embedded", "corpora.describe",
+    "labellers.registry", "labellers.stored", "labellers.frames", "labellers.lld_extraction",
+    "labellers.opensmile_lld",
 ]
 
 

@@ -1,0 +1,85 @@
+"""Labellers of stored OpenSMILE LLD tracks (from recipes/PseudoLabels).
+
+- `lld`: any stored column by its OpenSMILE name, `column="F0final_sma"`;
+- short aliases with the column fixed: `f0`, `alpharatio`, `loudness`, `hnr`, `zcr`,
+  `voicing`, `rasta_l1`, `rms`;
+- `lld_group`: several columns as one target (`columns=[...]`);
+- `lld_bins`: a column quantized into `num_bins` classes (edges at quantiles of the
+  standard normal, since stored tracks are normalized), for classifier workers.
+
+Tracks are cut at each crop's own offset and put on the encoder's frame grid.
+"""
+
+import functools
+
+import torch
+
+from labellers.base import Labeller
+from labellers.frames import track_on_grid
+from labellers.lld_store import LLDStore
+from labellers.registry import register_factory, register_labeller
+
+LLD_ALIASES = {
+    "f0": "F0final_sma", "alpharatio": "alphaRatio_sma3", "loudness": "Loudness_sma3",
+    "hnr": "logHNR_sma", "zcr": "pcm_zcr_sma", "voicing": "voicingFinalUnclipped_sma",
+    "rasta_l1": "audspecRasta_lengthL1norm_sma", "rms": "pcm_RMSenergy_sma",
+}
+
+
+@functools.lru_cache(maxsize=8)
+def _store(folder):
+    return LLDStore(folder)
+
+
+@register_labeller("lld_group")
+class StoredLLDGroup(Labeller):
+    """Frame targets `[B, T, len(columns)]` from stored, normalized LLD columns."""
+
+    kind, level = "regression", "frame"
+
+    def __init__(self, lld_folder, columns, mode="interpolate"):
+        self.store = _store(str(lld_folder))
+        self.columns = list(columns)
+        self.index = [self.store.column_index(c) for c in self.columns]  # fails early on a bad name
+        self.dim = len(self.columns)
+        self.mode = mode
+
+    def tracks(self, batch):
+        out = []
+        for utt, offset in zip(batch.ids, batch.offsets.tolist()):
+            track = torch.from_numpy(self.store.load(utt, self.columns))
+            out.append(track_on_grid(track, self.store.hop_seconds, batch.hop_seconds, batch.num_frames,
+                                     offset=offset / batch.sample_rate, mode=self.mode))
+        return torch.stack(out)
+
+    def __call__(self, batch):
+        return self.tracks(batch).to(batch.wavs.device)
+
+
+@register_labeller("lld")
+class StoredLLD(StoredLLDGroup):
+    """One stored column as a `[B, T, 1]` regression target."""
+
+    def __init__(self, lld_folder, column, mode="interpolate"):
+        super().__init__(lld_folder, [column], mode)
+
+
+@register_labeller("lld_bins")
+class QuantizedLLD(StoredLLDGroup):
+    """One stored column quantized into `num_bins` classes: `[B, T]` class indices."""
+
+    kind = "classification"
+
+    def __init__(self, lld_folder, column, num_bins=8, mode="interpolate"):
+        super().__init__(lld_folder, [column], mode)
+        self.dim = num_bins
+        probs = torch.arange(1, num_bins, dtype=torch.float64) / num_bins
+        self.edges = torch.distributions.Normal(0.0, 1.0).icdf(probs).float()
+
+    def __call__(self, batch):
+        values = self.tracks(batch)[..., 0]
+        return torch.bucketize(values, self.edges).to(batch.wavs.device)
+
+
+for _alias, _column in LLD_ALIASES.items():
+    register_factory(_alias, functools.partial(StoredLLD, column=_column))
