@@ -1,0 +1,93 @@
+"""On-the-fly signal targets, as PASE's regressors use them: computed from the crop itself.
+
+- `mfcc`: MFCCs (`n_mfcc`, default 20), `fbank` / `melfs`: log mel filterbanks
+  (`n_mels`, default 40), `lps`: log power spectrum (`n_fft // 2 + 1` bins),
+  all from SpeechBrain's feature lobes;
+- `prosody`: log F0 (torchaudio's NCCF pitch detector, 0 where unvoiced), a voicing
+  flag, log energy and zero-crossing rate per frame.
+
+The frame grid is the encoder's (`batch.hop_seconds`), and targets are cut or
+edge-padded to `batch.num_frames`. No gammatone target: no maintained
+implementation ships with the pinned libraries.
+"""
+
+import torch
+import torchaudio.functional as AF
+from speechbrain.lobes.features import MFCC, Fbank
+from speechbrain.processing.features import STFT, spectral_magnitude
+
+from labellers.base import Labeller
+from labellers.registry import register_labeller
+
+
+def fit_frames(feats, num_frames):
+    """`[B, T, D]` -> `[B, num_frames, D]`, cutting or repeating the last frame."""
+    if feats.shape[1] >= num_frames:
+        return feats[:, :num_frames]
+    pad = feats[:, -1:].expand(-1, num_frames - feats.shape[1], -1)
+    return torch.cat([feats, pad], dim=1)
+
+
+class _SignalTarget(Labeller):
+    kind, level = "regression", "frame"
+
+    def features(self, wavs, hop_ms, sample_rate):
+        raise NotImplementedError
+
+    def __call__(self, batch):
+        with torch.no_grad():
+            feats = self.features(batch.wavs, 1000.0 * batch.hop_seconds, batch.sample_rate)
+        return fit_frames(feats, batch.num_frames)
+
+
+@register_labeller("mfcc")
+class MFCCTarget(_SignalTarget):
+    def __init__(self, n_mfcc=20, n_mels=40):
+        self.dim, self.n_mfcc, self.n_mels = n_mfcc, n_mfcc, n_mels
+
+    def features(self, wavs, hop_ms, sample_rate):
+        lobe = MFCC(deltas=False, context=False, n_mfcc=self.n_mfcc, n_mels=self.n_mels,
+                    hop_length=hop_ms, sample_rate=sample_rate).to(wavs.device)
+        return lobe(wavs)
+
+
+@register_labeller("fbank", "melfs")
+class FbankTarget(_SignalTarget):
+    def __init__(self, n_mels=40):
+        self.dim, self.n_mels = n_mels, n_mels
+
+    def features(self, wavs, hop_ms, sample_rate):
+        return Fbank(n_mels=self.n_mels, hop_length=hop_ms, sample_rate=sample_rate).to(wavs.device)(wavs)
+
+
+@register_labeller("lps")
+class LogPowerSpectrum(_SignalTarget):
+    def __init__(self, n_fft=400):
+        self.dim, self.n_fft = n_fft // 2 + 1, n_fft
+
+    def features(self, wavs, hop_ms, sample_rate):
+        stft = STFT(sample_rate=sample_rate, n_fft=self.n_fft, hop_length=hop_ms).to(wavs.device)
+        return torch.log1p(spectral_magnitude(stft(wavs), power=1))
+
+
+@register_labeller("prosody")
+class Prosody(_SignalTarget):
+    """`[B, T, 4]`: log F0 (0 unvoiced), voiced flag, log energy, zero-crossing rate."""
+
+    dim = 4
+
+    def __init__(self, f0_min=60, f0_max=500):
+        self.f0_min, self.f0_max = f0_min, f0_max
+
+    def features(self, wavs, hop_ms, sample_rate):
+        hop = int(round(hop_ms * sample_rate / 1000))
+        frames = torch.nn.functional.pad(wavs, (hop, hop)).unfold(1, 2 * hop, hop)  # [B, T, 2*hop]
+        energy = frames.pow(2).mean(-1)
+        zcr = (frames[..., 1:].sign() != frames[..., :-1].sign()).float().mean(-1)
+        f0 = AF.detect_pitch_frequency(wavs, sample_rate, frame_time=hop_ms / 1000, win_length=3,
+                                       freq_low=self.f0_min, freq_high=self.f0_max)
+        f0 = fit_frames(f0[..., None], energy.shape[1])[..., 0]
+        loud = energy > 1e-3 * energy.amax(dim=1, keepdim=True)
+        voiced = (loud & (f0 > self.f0_min) & (f0 < self.f0_max) & (zcr < 0.3)).float()
+        log_f0 = torch.log(f0.clamp(min=1.0)) * voiced
+        return torch.stack([log_f0, voiced, torch.log(energy + 1e-8), zcr], dim=-1)
