@@ -19,6 +19,7 @@ import numpy as np
 from tqdm import tqdm
 
 from corpora.audio import write_audio
+from corpora.manifest import write_json
 from corpora.embedded import speech_layouts as sl
 from corpora.embedded import task_layouts as tl
 from corpora.embedded.voices import SAMPLE_RATE, make_speakers
@@ -95,10 +96,7 @@ def _render(args):
             return job.path, json.load(f)
     wav, meta = run_job(_TTS, job)
     write_audio(out, wav, SAMPLE_RATE)
-    os.makedirs(os.path.dirname(meta_file), exist_ok=True)
-    with open(meta_file + ".part", "w") as f:
-        json.dump(meta, f)
-    os.replace(meta_file + ".part", meta_file)
+    write_json(meta_file, meta, indent=None)
     return job.path, meta
 
 
@@ -143,11 +141,8 @@ def make_embedded(root, size="tiny", seed=0, num_workers=None):
     for name, (_, index) in LAYOUTS.items():
         index(root, jobs[name], meta, np.random.default_rng([seed, 100 + len(name)]))
     summary = summarize(jobs, meta)
-    with open(os.path.join(root, "summary.json"), "w") as f:
-        json.dump(summary, f, indent=2)
-    with open(done_file, "w") as f:
-        json.dump({"options": options, "summary": summary,
-                   "seconds": round(time.time() - start, 1)}, f, indent=2)
+    write_json(os.path.join(root, "summary.json"), summary)
+    write_json(done_file, {"options": options, "summary": summary, "seconds": round(time.time() - start, 1)})
     return summary
 
 

@@ -43,16 +43,30 @@ def already_prepared(save_folder, name, options, outputs):
 
 
 def save_options(save_folder, name, options):
-    _atomic_write(os.path.join(save_folder, f"{name}_options.json"),
-                  lambda f: json.dump(options, f, indent=2))
+    write_json(os.path.join(save_folder, f"{name}_options.json"), options)
 
 
-def _atomic_write(path, write):
+def atomic_write(path, write):
+    """Calls `write(f)` on a temporary text file, then renames it: no half file after a kill."""
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     tmp = path + ".part"
     with open(tmp, "w", newline="", encoding="utf-8") as f:
         write(f)
     os.replace(tmp, path)
+
+
+def write_json(path, data, indent=2):
+    atomic_write(path, lambda f: json.dump(data, f, indent=indent))
+
+
+def write_failures(path, failures):
+    """The failures CSV of a step: ID, wav, reason per unusable file."""
+    def write(f):
+        writer = csv.DictWriter(f, fieldnames=["ID", "wav", "reason"])
+        writer.writeheader()
+        writer.writerows(failures)
+
+    atomic_write(path, write)
 
 
 def write_csv(path, rows, extra_fields=()):
@@ -65,7 +79,7 @@ def write_csv(path, rows, extra_fields=()):
         for row in rows:
             writer.writerow({**row, "duration": f"{row['duration']:.3f}"})
 
-    _atomic_write(path, write)
+    atomic_write(path, write)
     logger.info("wrote %s (%d rows)", path, len(rows))
 
 
@@ -101,12 +115,7 @@ def collect_rows(entries, save_folder, name, sample_rate=16000, validate=True, s
             failures.append({"ID": entry["ID"], "wav": entry["wav"], "reason": err.reason})
     fail_file = os.path.join(save_folder, f"{name}_failures.csv")
     if failures:
-        def write(f):
-            writer = csv.DictWriter(f, fieldnames=["ID", "wav", "reason"])
-            writer.writeheader()
-            writer.writerows(failures)
-
-        _atomic_write(fail_file, write)
+        write_failures(fail_file, failures)
         message = f"{len(failures)} of {len(entries)} {name} files unusable, listed in {fail_file}"
         if strict:
             raise PrepareError(message)

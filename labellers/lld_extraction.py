@@ -20,6 +20,7 @@ import numpy as np
 from tqdm import tqdm
 
 from corpora.audio import load_audio
+from corpora.manifest import write_failures, write_json
 from labellers.lld_stats import FeatureStats, normalize
 from labellers.lld_store import FEATURES_FILE, STATS_FILE, array_path, save_array
 from labellers.opensmile_lld import HOP_SECONDS, OpenSmileLLD
@@ -54,10 +55,7 @@ def write_features_file(folder, feature_sets, sample_rate, columns):
             raise RuntimeError(f"{path} was written by another extraction ({old['feature_sets']}, opensmile "
                                f"{old['opensmile_version']}); use another output_folder or delete {folder}")
         return info
-    os.makedirs(folder, exist_ok=True)
-    with open(path + ".part", "w") as f:
-        json.dump(info, f, indent=2)
-    os.replace(path + ".part", path)
+    write_json(path, info)
     return info
 
 
@@ -122,8 +120,8 @@ def extract_shard(rows, train_ids, folder, feature_sets, shard=(0, 1), num_worke
         raw = array_path(folder, r["ID"], "raw")
         if r["ID"] in train_ids and os.path.exists(raw):
             stats.update(np.load(raw))
-    _write_json(_shard_file(folder, "stats", i, n, "json"), stats.to_dict())
-    _write_failures(_shard_file(folder, "failures", i, n, "csv"), failures)
+    write_json(_shard_file(folder, "stats", i, n, "json"), stats.to_dict(), indent=1)
+    write_failures(_shard_file(folder, "failures", i, n, "csv"), failures)
     return failures
 
 
@@ -146,7 +144,7 @@ def reduce_shards(folder, num_shards):
         if stats.frames == 0:
             raise RuntimeError(f"no training utterance was extracted into {folder}: check train_csv and "
                                f"the reasons in {folder}/shards/failures_*.csv")
-        _write_json(stats_path, stats.to_dict())
+        write_json(stats_path, stats.to_dict(), indent=1)
     mean, std = stats.mean(), stats.std()
     raw_dir = os.path.join(folder, "raw")
     raws = sorted(os.listdir(raw_dir)) if os.path.isdir(raw_dir) else []
@@ -164,24 +162,9 @@ def reduce_shards(folder, num_shards):
         if os.path.exists(path):
             with open(path, newline="") as f:
                 failures += list(csv.DictReader(f))
-    _write_failures(os.path.join(folder, "failures.csv"), failures)
+    write_failures(os.path.join(folder, "failures.csv"), failures)
     done = len([f for f in os.listdir(os.path.join(folder, "lld")) if f.endswith(".npy")]) \
         if os.path.isdir(os.path.join(folder, "lld")) else 0
     return {"utterances": done, "failures": len(failures), "train_frames": int(stats.frames),
             "nonfinite": {c: int(v) for c, v in zip(stats.columns, stats.nonfinite) if v}}
 
-
-def _write_json(path, data):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path + ".part", "w") as f:
-        json.dump(data, f, indent=1)
-    os.replace(path + ".part", path)
-
-
-def _write_failures(path, failures):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path + ".part", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=["ID", "wav", "reason"])
-        writer.writeheader()
-        writer.writerows(failures)
-    os.replace(path + ".part", path)
