@@ -11,7 +11,7 @@ metadata stays empty; older releases name the accent column `accent`, newer
 import csv
 import os
 
-from corpora.manifest import already_prepared, collect_rows, require_path, save_options, write_csv
+from corpora.manifest import prepare_splits, require_path
 
 SPLITS = ("train", "dev", "test")
 
@@ -38,16 +38,10 @@ def prepare_common_voice(data_folder, save_folder, splits=SPLITS, validate_audio
     """Writes `<split>.csv` for each split TSV."""
     if skip_prep:
         return
-    options = dict(data_folder=os.path.abspath(data_folder), splits=list(splits),
-                   validate_audio=validate_audio)
-    outputs = [os.path.join(save_folder, f"{s}.csv") for s in splits]
-    if already_prepared(save_folder, "common_voice", options, outputs):
-        return
-    clips = require_path(os.path.join(data_folder, "clips"), "the Common Voice clips/ folder")
-    for split in splits:
-        entries = _read_tsv(os.path.join(data_folder, f"{split}.tsv"), clips)
-        rows = collect_rows(entries, save_folder, f"common_voice_{split}", validate=validate_audio,
-                            strict=strict)
-        write_csv(os.path.join(save_folder, f"{split}.csv"), rows,
-                  ["spk_id", "wrd", "age", "gender", "accent"])
-    save_options(save_folder, "common_voice", options)
+
+    def read_split(split):
+        clips = require_path(os.path.join(data_folder, "clips"), "the Common Voice clips/ folder")
+        return _read_tsv(os.path.join(data_folder, f"{split}.tsv"), clips)
+
+    prepare_splits("common_voice", data_folder, save_folder, splits, read_split,
+                   ["spk_id", "wrd", "age", "gender", "accent"], validate_audio, strict)

@@ -12,8 +12,7 @@ recipes use it).
 import csv
 import os
 
-from corpora.manifest import (PrepareError, already_prepared, collect_rows, require_path,
-                              save_options, write_csv)
+from corpora.manifest import PrepareError, prepare_splits, require_path
 
 SPLITS = ("train", "valid", "test")
 _COLUMNS = ("path", "speakerId", "transcription", "action", "object", "location")
@@ -24,12 +23,8 @@ def prepare_fluent_speech_commands(data_folder, save_folder, splits=SPLITS, vali
     """Writes `<split>.csv` for each `data/<split>_data.csv`."""
     if skip_prep:
         return
-    options = dict(data_folder=os.path.abspath(data_folder), splits=list(splits),
-                   validate_audio=validate_audio)
-    outputs = [os.path.join(save_folder, f"{s}.csv") for s in splits]
-    if already_prepared(save_folder, "fluent_speech_commands", options, outputs):
-        return
-    for split in splits:
+
+    def read_split(split):
         path = require_path(os.path.join(data_folder, "data", f"{split}_data.csv"),
                             f"the Fluent Speech Commands {split} list")
         with open(path, newline="", encoding="utf-8") as f:
@@ -37,13 +32,13 @@ def prepare_fluent_speech_commands(data_folder, save_folder, splits=SPLITS, vali
             missing = [c for c in _COLUMNS if c not in (reader.fieldnames or [])]
             if missing:
                 raise PrepareError(f"{path}: columns {missing} missing; header is {reader.fieldnames}")
-            entries = [{
+            return [{
                 "ID": os.path.splitext(os.path.basename(r["path"]))[0],
                 "wav": os.path.join(data_folder, r["path"]), "spk_id": r["speakerId"],
                 "transcript": r["transcription"], "action": r["action"], "object": r["object"],
                 "location": r["location"], "intent": f'{r["action"]}|{r["object"]}|{r["location"]}',
             } for r in reader]
-        rows = collect_rows(entries, save_folder, f"fsc_{split}", validate=validate_audio, strict=strict)
-        write_csv(os.path.join(save_folder, f"{split}.csv"), rows,
-                  ["spk_id", "transcript", "action", "object", "location", "intent"])
-    save_options(save_folder, "fluent_speech_commands", options)
+
+    prepare_splits("fluent_speech_commands", data_folder, save_folder, splits, read_split,
+                   ["spk_id", "transcript", "action", "object", "location", "intent"], validate_audio,
+                   strict, failures_prefix="fsc")

@@ -125,6 +125,26 @@ def collect_rows(entries, save_folder, name, sample_rate=16000, validate=True, s
     return rows
 
 
+def prepare_splits(name, data_folder, save_folder, splits, read_split, fields, validate_audio=True,
+                   strict=False, failures_prefix=None):
+    """The shape of a prepare step whose splits are independent file lists.
+
+    Skips when `<split>.csv` of every split exists with the same options; else for
+    each split checks the audio of `read_split(split)` (entries with ID and wav) and
+    writes `<save_folder>/<split>.csv` with `fields` after ID, duration, wav.
+    """
+    options = dict(data_folder=os.path.abspath(data_folder), splits=list(splits),
+                   validate_audio=validate_audio)
+    outputs = [os.path.join(save_folder, f"{s}.csv") for s in splits]
+    if already_prepared(save_folder, name, options, outputs):
+        return
+    for split, output in zip(splits, outputs):
+        rows = collect_rows(read_split(split), save_folder, f"{failures_prefix or name}_{split}",
+                            validate=validate_audio, strict=strict)
+        write_csv(output, rows, fields)
+    save_options(save_folder, name, options)
+
+
 def read_csv(path):
     """Rows of a manifest as dicts (the reverse of `write_csv`, duration as float)."""
     with open(path, newline="", encoding="utf-8") as f:
