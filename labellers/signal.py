@@ -29,10 +29,20 @@ def fit_frames(feats, num_frames):
 
 
 class _SignalTarget(Labeller):
+    """A target computed by a SpeechBrain feature lobe, built once per frame grid and device."""
+
     kind, level = "regression", "frame"
 
+    def make_lobe(self, hop_ms, sample_rate):
+        """The feature module for this hop; subclasses define it (or override `features`)."""
+        raise NotImplementedError(f"{type(self).__name__} must define make_lobe or features")
+
     def features(self, wavs, hop_ms, sample_rate):
-        raise NotImplementedError
+        key = (hop_ms, sample_rate, wavs.device)
+        lobes = self.__dict__.setdefault("_lobes", {})
+        if key not in lobes:  # building filterbanks and windows per batch would sit in the hot path
+            lobes[key] = self.make_lobe(hop_ms, sample_rate).to(wavs.device)
+        return lobes[key](wavs)
 
     def __call__(self, batch):
         with torch.no_grad():
@@ -45,10 +55,9 @@ class MFCCTarget(_SignalTarget):
     def __init__(self, n_mfcc=20, n_mels=40):
         self.dim, self.n_mfcc, self.n_mels = n_mfcc, n_mfcc, n_mels
 
-    def features(self, wavs, hop_ms, sample_rate):
-        lobe = MFCC(deltas=False, context=False, n_mfcc=self.n_mfcc, n_mels=self.n_mels,
-                    hop_length=hop_ms, sample_rate=sample_rate).to(wavs.device)
-        return lobe(wavs)
+    def make_lobe(self, hop_ms, sample_rate):
+        return MFCC(deltas=False, context=False, n_mfcc=self.n_mfcc, n_mels=self.n_mels,
+                    hop_length=hop_ms, sample_rate=sample_rate)
 
 
 @register_labeller("fbank", "melfs")
@@ -56,8 +65,8 @@ class FbankTarget(_SignalTarget):
     def __init__(self, n_mels=40):
         self.dim, self.n_mels = n_mels, n_mels
 
-    def features(self, wavs, hop_ms, sample_rate):
-        return Fbank(n_mels=self.n_mels, hop_length=hop_ms, sample_rate=sample_rate).to(wavs.device)(wavs)
+    def make_lobe(self, hop_ms, sample_rate):
+        return Fbank(n_mels=self.n_mels, hop_length=hop_ms, sample_rate=sample_rate)
 
 
 @register_labeller("lps")
@@ -65,9 +74,14 @@ class LogPowerSpectrum(_SignalTarget):
     def __init__(self, n_fft=400):
         self.dim, self.n_fft = n_fft // 2 + 1, n_fft
 
-    def features(self, wavs, hop_ms, sample_rate):
-        stft = STFT(sample_rate=sample_rate, n_fft=self.n_fft, hop_length=hop_ms).to(wavs.device)
-        return torch.log1p(spectral_magnitude(stft(wavs), power=1))
+    def make_lobe(self, hop_ms, sample_rate):
+        stft = STFT(sample_rate=sample_rate, n_fft=self.n_fft, hop_length=hop_ms)
+        return torch.nn.Sequential(stft, _LogPower())
+
+
+class _LogPower(torch.nn.Module):
+    def forward(self, spec):
+        return torch.log1p(spectral_magnitude(spec, power=1))
 
 
 @register_labeller("prosody")
