@@ -15,6 +15,7 @@ Example
 
 import difflib
 import json
+import math
 import os
 
 import numpy as np
@@ -80,3 +81,12 @@ class LLDStore:
         if columns is None:
             return array
         return array[:, [self.column_index(c) for c in columns]]
+
+    def segment_mean(self, utt_id, start, end, columns=None):
+        """Mean of each column over the frames starting in [start, end) seconds (`[len(columns)]`).
+
+        A segment shorter than one hop still gets the frame it starts in."""
+        array = self.load(utt_id, columns)
+        first = min(int(start / self.hop_seconds), len(array) - 1)
+        last = max(first + 1, min(int(math.ceil(end / self.hop_seconds)), len(array)))
+        return array[first:last].mean(axis=0)

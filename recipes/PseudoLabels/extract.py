@@ -17,7 +17,6 @@ import speechbrain as sb
 from hyperpyyaml import load_hyperpyyaml
 from speechbrain.utils.distributed import run_on_main
 
-from corpora.common_voice import prepare_common_voice
 from corpora.manifest import read_csv
 from labellers.lld_extraction import extract_shard, parse_shard, reduce_shards
 
@@ -42,9 +41,8 @@ def main(argv):
                                    overrides=overrides)
     shard = parse_shard(hparams["shard"])
     if not hparams["reduce"]:
-        run_on_main(prepare_common_voice, kwargs={
-            "data_folder": hparams["data_folder"], "save_folder": hparams["prepare_folder"],
-            "skip_prep": hparams["skip_prep"]})
+        if not hparams["skip_prep"]:
+            run_on_main(hparams["prepare"])
         rows = [row for path in hparams["csv_files"] for row in read_csv(path)]
         train_ids = {row["ID"] for row in read_csv(hparams["train_csv"])}
         failures = extract_shard(rows, train_ids, hparams["output_folder"], hparams["feature_sets"],
