@@ -16,7 +16,7 @@ import torch
 def _mlp(input_size, output_size, hidden_size, num_layers, dropout):
     layers, size = [], input_size
     for _ in range(num_layers):
-        layers += [torch.nn.Linear(size, hidden_size), torch.nn.PReLU(hidden_size), torch.nn.Dropout(dropout)]
+        layers += [torch.nn.Linear(size, hidden_size), torch.nn.PReLU(), torch.nn.Dropout(dropout)]
         size = hidden_size
     layers.append(torch.nn.Linear(size, output_size))
     return torch.nn.Sequential(*layers)

@@ -1,0 +1,113 @@
+"""HSIC ranking and weighting of pseudo-labels (lobes.hsic, lobes.hsic_layout) on planted data."""
+
+import numpy as np
+import pytest
+import torch
+
+from lobes.hsic import (GroupBuckets, center, cosine_kernel, gaussian_downsample, hsic, hsic_reference,
+                        log_gaussian_kernel, optimize_weights)
+from lobes.hsic_layout import l_path, read_layout, stored_kernels, write_group
+
+
+def planted_groups(num_groups=12, n=24, dim=6, seed=0):
+    """Per group: data x, K from x; 'func' is a function of x within the group, 'noise' is not."""
+    rng = np.random.default_rng(seed)
+    ks, values = [], []
+    for _ in range(num_groups):
+        x = rng.normal(size=(n, dim)) + 3.0
+        func = 0.4 * np.tanh(x[:, 0] - 3.0)
+        noise = 0.4 * np.tanh(rng.normal(size=n))
+        ks.append(cosine_kernel(torch.from_numpy(x)).numpy())
+        values.append(np.stack([func, noise], axis=1))
+    return ks, values
+
+
+def test_hsic_matches_a_direct_numpy_reference():
+    rng = np.random.default_rng(1)
+    for n in (3, 7):
+        k = cosine_kernel(torch.from_numpy(rng.normal(size=(n, 4)))).numpy()
+        l_mat = np.exp(log_gaussian_kernel(torch.from_numpy(rng.normal(size=n)), 0.05).numpy())
+        for original in (False, True):
+            h = np.eye(n) - (1.0 / n**2 if original else 1.0 / n) * np.ones((n, n))
+            expected = np.trace(k @ h @ l_mat @ h) / n**2
+            kc = center(torch.from_numpy(k), original)
+            assert float(hsic(kc, torch.from_numpy(l_mat))) == pytest.approx(expected, rel=1e-10, abs=1e-15)
+            assert float(hsic_reference(torch.from_numpy(k), torch.from_numpy(l_mat), original)) == \
+                pytest.approx(expected, rel=1e-10, abs=1e-15)
+        # the correct H centres: HKH has zero row sums
+        assert np.allclose(center(torch.from_numpy(k)).sum(1).numpy(), 0.0, atol=1e-12)
+
+
+def test_ranking_puts_the_label_determined_by_the_data_last():
+    ks, values = planted_groups()
+    scores = GroupBuckets(ks, values, ["func", "noise"], dtype=torch.float64).single_label_hsic()
+    assert scores[1] < 0.5 * scores[0]  # noise: independent of the speech given the group
+
+
+def test_sparsemax_selects_exactly_and_softmax_stays_dense():
+    ks, values = planted_groups()
+    buckets = GroupBuckets(ks, values, ["func", "noise"])
+    sparse = optimize_weights(buckets, "sparsemax", steps=150, lr=5.0)
+    assert float(sparse["weights"].sum()) == pytest.approx(1.0, abs=1e-6)
+    assert sparse["weights"].tolist() == [0.0, 1.0]  # exact zero on the dependent label
+    assert sparse["loss"][-1] < sparse["loss"][0]
+    dense = optimize_weights(buckets, "softmax", steps=150, lr=5.0)
+    assert (dense["weights"] > 0).all() and float(dense["weights"].sum()) == pytest.approx(1.0, abs=1e-6)
+    assert dense["weights"][1] > dense["weights"][0]
+    assert dense["loss"][-1] < dense["loss"][0]
+    with pytest.raises(ValueError, match="sparsemax' or 'softmax"):
+        optimize_weights(buckets, "entmax15", steps=1)
+
+
+def test_combined_kernel_from_values_equals_the_weighted_sum_of_log_kernels():
+    ks, values = planted_groups(num_groups=3, n=9)
+    buckets = GroupBuckets(ks, values, ["func", "noise"], dtype=torch.float64)
+    lam = torch.tensor([0.3, 0.7], dtype=torch.float64)
+    z = buckets.values[9]
+    expected = sum(lam[p] * log_gaussian_kernel(z[..., p], 0.05, floor=None) for p in range(2))
+    assert torch.allclose(buckets.combined_log_kernel(9, lam, 0.05), expected, atol=1e-9)
+
+
+def test_groups_of_different_sizes_are_averaged_together():
+    ks, values = planted_groups(num_groups=2, n=10)
+    ks2, values2 = planted_groups(num_groups=1, n=6, seed=3)
+    mixed = GroupBuckets(ks + ks2, values + values2, ["func", "noise"], dtype=torch.float64)
+    single = [GroupBuckets([k], [v], ["func", "noise"], dtype=torch.float64).single_label_hsic()
+              for k, v in zip(ks + ks2, values + values2)]
+    assert torch.allclose(mixed.single_label_hsic(), torch.stack(single).mean(0))
+    with pytest.raises(ValueError, match="do not match"):
+        GroupBuckets([ks[0]], [values[0][:, :1]], ["func", "noise"])
+
+
+def test_gaussian_downsample_shapes_and_values():
+    spec = torch.arange(40, dtype=torch.float32)[:, None].repeat(1, 3)  # a ramp in time
+    down = gaussian_downsample(spec, 10)
+    assert down.shape == (10, 3)
+    assert (down[1:, 0] > down[:-1, 0]).all()  # keeps the time order
+    assert torch.allclose(gaussian_downsample(torch.full((7, 2), 2.5), 10), torch.full((10, 2), 2.5))
+    with pytest.raises(ValueError, match="frames > 0"):
+        gaussian_downsample(torch.zeros(0, 80), 10)
+
+
+def test_original_layout_round_trip_and_errors(tmp_path):
+    ks, values = planted_groups(num_groups=3, n=8)
+    k_dir, l_dir = str(tmp_path / "K"), str(tmp_path / "L")
+    for g, (k, v) in enumerate(zip(ks, values)):
+        z = torch.from_numpy(v)
+        write_group(k_dir, l_dir, f"group{g}", k,
+                    {name: log_gaussian_kernel(z[:, p], 0.05).numpy() for p, name in enumerate(["func", "noise"])})
+    groups, features, read_k, read_l = read_layout(k_dir, l_dir)
+    assert groups == ["group0", "group1", "group2"] and features == ["func", "noise"]
+    np.testing.assert_allclose(read_k["group1"], ks[1])
+    stored = stored_kernels(read_k, read_l, features, dtype=torch.float64).single_label_hsic()
+    direct = GroupBuckets(ks, values, ["func", "noise"], dtype=torch.float64).single_label_hsic()
+    assert torch.allclose(stored, direct, rtol=1e-5)  # float32 storage of log L
+
+    np.save(l_path(l_dir, "group2", "noise"), np.zeros((5, 5), dtype=np.float32))
+    with pytest.raises(ValueError, match=r"L_matrix_group2_noise\.npy is \(5, 5\) but .*K_matrix_group2\.npy"):
+        read_layout(k_dir, l_dir)
+    (tmp_path / "L" / "noise" / "L_matrix_group2_noise.npy").unlink()
+    with pytest.raises(FileNotFoundError, match=r"L_matrix_group2_noise\.npy is missing"):
+        read_layout(k_dir, l_dir)
+    with pytest.raises(ValueError, match="contains '_'"):
+        write_group(k_dir, l_dir, "bad_name", ks[0], {})
