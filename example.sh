@@ -8,7 +8,8 @@
 #   1  generate the embedded corpus (data/embedded, size small)
 #   2  prepare SpeechBrain manifests for every layout (results/prepared)
 #   3  describe the corpus and sanity-check it (results/report/01_corpus.md)
-#   4  OpenSMILE pseudo-labels of the Common Voice layout (recipes/PseudoLabels)
+#   4  OpenSMILE pseudo-labels of the Common Voice, LibriSpeech and VoxCeleb layouts (recipes/PseudoLabels)
+#   5  pretext-task selection for ASR (word groups) and speakers (recipes/PretextSelection)
 #   9  assemble results/REPORT.md
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -53,6 +54,27 @@ if run 4; then
         --data_folder "$OLDPWD/$data/CommonVoice/en" --prepare_folder "$OLDPWD/$prepared/common_voice" \
         --output_folder "$labels" --num_workers "$(nproc)" \
         && python report.py "$labels" "$OLDPWD/$report")
+    for corpus in librispeech:LibriSpeech voxceleb:VoxCeleb/vox1; do
+        name=${corpus%%:*}
+        (cd recipes/PseudoLabels && python extract.py "hparams/extract_$name.yaml" \
+            --data_folder "$OLDPWD/$data/${corpus#*:}" --prepare_folder "$OLDPWD/$prepared/$name" \
+            --output_folder "$OLDPWD/results/pseudo_labels/$(basename "$data")_$name" --num_workers "$(nproc)")
+    done
+fi
+if run 5; then
+    echo "== stage 5: pretext-task selection -> results/pretext_selection/$(basename "$data")_*"
+    runs=()
+    for corpus in librispeech:LibriSpeech voxceleb:VoxCeleb/vox1; do
+        name=${corpus%%:*}
+        out="$PWD/results/pretext_selection/$(basename "$data")_$name"
+        groups=()  # the tiny corpus has few repeated words and utterances per speaker
+        [ "$size" = tiny ] && groups=(--min_occurrences "$([ "$name" = librispeech ] && echo 5 || echo 4)")
+        (cd recipes/PretextSelection && python select.py "hparams/select_$name.yaml" "${groups[@]}" \
+            --data_folder "$OLDPWD/$data/${corpus#*:}" --prepare_folder "$OLDPWD/$prepared/$name" \
+            --lld_folder "$OLDPWD/results/pseudo_labels/$(basename "$data")_$name" --output_folder "$out")
+        runs+=("$out/latest")
+    done
+    python recipes/PretextSelection/report.py "$report" "${runs[@]}"
 fi
 if run 9; then
     echo "== stage 9: report"

@@ -134,10 +134,9 @@ class GroupBuckets:
         at -10: the product kernel is exact (entries below exp(-10) differ).
         """
         z = self.values[n] if groups is None else self.values[n][groups]
-        sq = (z * z) @ lam
-        gram = (z * lam) @ z.transpose(1, 2)
-        dist = sq[:, :, None] + sq[:, None, :] - 2 * gram
-        return (-dist / (2 * sigma)).clamp(max=0.0)
+        sq = ((z * z) @ lam) / (2 * sigma)
+        # one fused batched product: -(sq_i + sq_j) / 2 sigma + (z lam z^T)_ij / sigma
+        return torch.baddbmm(-(sq[:, :, None] + sq[:, None, :]), z * lam, z.transpose(1, 2), alpha=1.0 / sigma)
 
 
 class StoredLogKernels:
