@@ -1,0 +1,113 @@
+"""Workers wired from YAML: the `workers_config` of the multitask pretraining.
+
+    workers_config:
+        regressor:
+            alpharatio: {model: !ref <alpharatio_model>, labeller: !ref <alpharatio_labeller>,
+                         optimizer: !name:torch.optim.Adam {lr: 0.001}, loss: !name:torch.nn.L1Loss,
+                         weight: 1.0}
+        classifier:
+            gender: {...}
+
+Every worker is built the same way, through the labeller interface (`kind`, `level`,
+`dim`, `default_loss()`, `__call__(LabelBatch)`), so a new worker is a YAML edit. An
+entry without `model` or `labeller` falls back to the top-level `{worker}_model` /
+`{worker}_labeller` keys; anything missing or inconsistent stops the run before
+training with the key to add or fix.
+"""
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import torch
+
+SECTIONS = {"regressor": "regression", "classifier": "classification"}
+
+
+class WorkerConfigError(ValueError):
+    """A worker of `workers_config` cannot be built as written."""
+
+
+@dataclass
+class Worker:
+    name: str
+    section: str
+    model: torch.nn.Module
+    labeller: Any
+    optimizer: Callable
+    loss: Callable
+    weight: float = 1.0
+
+
+def build_workers(workers_config, hparams=None, default_optimizer=None):
+    """{name: Worker} from `workers_config` (+ top-level `{name}_model`/`{name}_labeller` keys)."""
+    hparams = hparams or {}
+    if not isinstance(workers_config, dict) or not workers_config:
+        raise WorkerConfigError("workers_config must map 'regressor' and/or 'classifier' to workers")
+    unknown = set(workers_config) - set(SECTIONS)
+    if unknown:
+        raise WorkerConfigError(f"workers_config has sections {sorted(unknown)}; expected 'regressor' and/or "
+                                "'classifier'")
+    workers = {}
+    for section, entries in workers_config.items():
+        for name, entry in (entries or {}).items():
+            if name in workers:
+                raise WorkerConfigError(f"worker {name!r} is listed twice in workers_config")
+            entry = dict(entry or {})
+            parts = {}
+            for part in ("model", "labeller"):
+                value = entry.get(part, hparams.get(f"{name}_{part}"))
+                if value is None:
+                    raise WorkerConfigError(
+                        f"worker {name!r} (workers_config.{section}) has no {part}: add a top-level "
+                        f"`{name}_{part}:` key and `{part}: !ref <{name}_{part}>` in its entry")
+                parts[part] = value
+            labeller, model = parts["labeller"], parts["model"]
+            expected = SECTIONS[section]
+            if getattr(labeller, "kind", None) != expected:
+                raise WorkerConfigError(
+                    f"worker {name!r} is in workers_config.{section} but its labeller "
+                    f"({type(labeller).__name__}) is of kind {getattr(labeller, 'kind', None)!r}; a {section} "
+                    f"needs a {expected!r} labeller: move the worker or change `{name}_labeller`")
+            model_level, label_level = getattr(model, "level", None), getattr(labeller, "level", None)
+            if model_level and label_level and model_level != label_level:
+                raise WorkerConfigError(
+                    f"worker {name!r}: `{name}_model` works at {model_level} level but its labeller gives "
+                    f"{label_level}-level targets; set `level: {label_level}` in `{name}_model`")
+            optimizer = entry.get("optimizer", default_optimizer)
+            if optimizer is None:
+                raise WorkerConfigError(f"worker {name!r} (workers_config.{section}) has no optimizer")
+            loss = entry.get("loss")
+            loss = loss() if loss is not None else labeller.default_loss()
+            workers[name] = Worker(name, section, model, labeller, optimizer, loss, float(entry.get("weight", 1.0)))
+    return workers
+
+
+class WorkerHeads(torch.nn.Module):
+    """All worker models as one module (one forward, so DDP syncs every head)."""
+
+    def __init__(self, models):
+        super().__init__()
+        self.heads = torch.nn.ModuleDict(models)
+
+    def forward(self, feats, lengths=None):
+        return {name: head(feats, lengths) for name, head in self.heads.items()}
+
+
+def frame_mask(lengths, num_frames):
+    """`[B, T]` True on the frames within each relative length."""
+    valid = (lengths * num_frames).round().clamp(min=1)
+    return torch.arange(num_frames, device=lengths.device)[None, :] < valid[:, None]
+
+
+def worker_loss(worker, pred, target, lengths):
+    """The worker's loss on valid frames only (frame level), or on the batch (utterance level)."""
+    if pred.ndim >= 3 and pred.shape[1] == target.shape[1] and target.ndim >= 2:
+        mask = frame_mask(lengths, pred.shape[1])
+        pred, target = pred[mask], target[mask]
+    if worker.section == "regressor" and pred.shape != target.shape:
+        raise WorkerConfigError(f"worker {worker.name!r}: the model predicts {tuple(pred.shape)} but the labeller "
+                                f"gives {tuple(target.shape)}; set `output_size: {target.shape[-1]}` in "
+                                f"`{worker.name}_model`")
+    if worker.section == "regressor":
+        target = target.to(pred.dtype)
+    return worker.loss(pred, target)

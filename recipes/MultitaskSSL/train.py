@@ -1,0 +1,182 @@
+#!/usr/bin/env python3
+"""Multitask self-supervised pretraining: one encoder, many YAML-wired workers.
+
+    python train.py hparams/pretrain_alpharatio.yaml
+    python train.py hparams/pretrain_selected.yaml --device cuda:0 --precision bf16
+    torchrun --nproc_per_node=2 train.py hparams/pretrain_alpharatio.yaml
+
+Each batch holds random crops (`chunk_size` samples) with their start offsets, so every
+labeller cuts its target at the crop's own position. The loss is the weighted sum of the
+worker losses (each logged); the encoder and every worker have their own optimizer, all
+checkpointed with the epoch counter and the loss history, so a killed run resumes. At the
+end the encoder is written for SpeechBrain's Pretrainer (`<save_folder>/pretrained_encoder/`).
+"""
+
+import logging
+import os
+import random
+import re
+import sys
+import zlib
+
+import speechbrain as sb
+import torch
+from hyperpyyaml import load_hyperpyyaml
+from speechbrain.dataio.dataset import DynamicItemDataset
+from speechbrain.utils.distributed import if_main_process, run_on_main
+
+from corpora.audio import load_audio
+from labellers.base import LabelBatch
+from lobes.multitask import WorkerConfigError, WorkerHeads, build_workers, worker_loss
+from lobes.pretraining import LossHistory, export_encoder
+
+logger = logging.getLogger(__name__)
+
+
+class MultitaskBrain(sb.Brain):
+    """Encoder + worker heads; the objective is sum_w weight_w * loss_w."""
+
+    def compute_forward(self, batch, stage):
+        batch = batch.to(self.device)
+        wavs, lengths = batch.sig
+        feats = self.modules.encoder(wavs, lengths)
+        return feats, self.modules.heads(feats, lengths)
+
+    def compute_objectives(self, outputs, batch, stage):
+        feats, preds = outputs
+        wavs, lengths = batch.sig
+        labels = LabelBatch(wavs=wavs, lengths=lengths, ids=list(batch.id), offsets=batch.offset.cpu(),
+                            num_frames=feats.shape[1], hop_seconds=self.hparams.hop_seconds,
+                            sample_rate=self.hparams.sample_rate,
+                            meta={c: getattr(batch, c) for c in self.hparams.meta_columns})
+        total = 0.0
+        for name, worker in self.workers.items():
+            target = worker.labeller(labels)
+            if torch.is_tensor(target):
+                target = target.to(self.device)
+            loss = worker_loss(worker, preds[name].float(), target, lengths)
+            self.stage_losses[name] = self.stage_losses.get(name, 0.0) + loss.detach()
+            total = total + worker.weight * loss
+        self.stage_batches += 1
+        return total
+
+    def init_optimizers(self):
+        """One optimizer for the encoder and one per worker, as in the PASE recipe."""
+        heads = getattr(self.modules.heads, "module", self.modules.heads).heads
+        self.optimizers_dict = {"encoder": self.hparams.encoder_config["optimizer"](
+            self.modules.encoder.parameters())}
+        for name, worker in self.workers.items():
+            self.optimizers_dict[f"worker_{name}"] = worker.optimizer(heads[name].parameters())
+        self.optimizer = self.optimizers_dict["encoder"]
+        if self.checkpointer is not None:
+            for key, opt in self.optimizers_dict.items():
+                self.checkpointer.add_recoverable(f"optimizer_{key}", opt)
+
+    def on_stage_start(self, stage, epoch=None):
+        self.stage_losses, self.stage_batches = {}, 0
+
+    def on_stage_end(self, stage, stage_loss, epoch=None):
+        stats = {"loss": stage_loss}
+        stats.update({f"{n}_loss": float(v) / max(self.stage_batches, 1) for n, v in self.stage_losses.items()})
+        if stage == sb.Stage.TRAIN:
+            self.train_stats = stats
+            return
+        lrs = {k: opt.param_groups[0]["lr"] for k, opt in self.optimizers_dict.items()}
+        self.hparams.loss_history.add(epoch, self.train_stats, stats)
+        if epoch % self.hparams.lr_update_interval == 0:  # anneal encoder and worker learning rates
+            for opt in self.optimizers_dict.values():
+                for group in opt.param_groups:
+                    group["lr"] *= self.hparams.decay_factor
+        self.hparams.train_logger.log_stats(stats_meta={"epoch": epoch, "lr_encoder": lrs["encoder"]},
+                                            train_stats=self.train_stats, valid_stats=stats)
+        last = epoch == self.hparams.epoch_counter.limit
+        if epoch % self.hparams.ckpt_save_interval == 0 or last:
+            self.checkpointer.save_and_keep_only(meta={"loss": stats["loss"], "epoch": epoch},
+                                                 num_to_keep=self.hparams.num_ckpts_keep)
+
+
+def dataio_prepare(hparams):
+    """Train/valid datasets of random crops (`chunk_size` samples) with their offsets."""
+    chunk = int(hparams["chunk_size"])
+    rate = hparams["sample_rate"]
+
+    def crop(wav, utt_id, train):
+        signal = load_audio(wav, rate)
+        if signal.shape[0] <= chunk:
+            return signal, 0
+        # Training crops are random; validation crops are fixed per utterance (comparable epochs).
+        rng = random if train else random.Random(zlib.crc32(utt_id.encode()))
+        offset = rng.randint(0, signal.shape[0] - chunk)
+        return signal[offset:offset + chunk], offset
+
+    datasets = {}
+    for split, train in (("train", True), ("valid", False)):
+        data = DynamicItemDataset.from_csv(csv_path=hparams[f"{split}_csv"])
+
+        @sb.utils.data_pipeline.takes("wav", "id")
+        @sb.utils.data_pipeline.provides("sig", "offset")
+        def audio_pipeline(wav, utt_id, train=train):
+            signal, offset = crop(wav, utt_id, train)
+            yield signal
+            yield offset
+
+        data.add_dynamic_item(audio_pipeline)
+        data.set_output_keys(["id", "sig", "offset", *hparams["meta_columns"]])
+        if hparams["sorting"] in ("ascending", "descending"):
+            data = data.filtered_sorted(sort_key="duration", reverse=hparams["sorting"] == "descending")
+        datasets[split] = data
+    return datasets
+
+
+def load_hparams(hparams_file, overrides):
+    """load_hyperpyyaml, with a dangling `!ref <{worker}_labeller>`-style key named in the error."""
+    with open(hparams_file) as fin:
+        try:
+            return load_hyperpyyaml(fin, overrides)
+        except ValueError as err:
+            missing = re.search(r'The reference "([^"]+)" is not valid', str(err))
+            if missing:
+                key = missing.group(1)
+                raise WorkerConfigError(f"{hparams_file}: `<{key}>` is referenced but not defined; add a "
+                                        f"top-level `{key}:` key (e.g. `{key}: !new:...`)") from None
+            raise
+
+
+def main(argv):
+    hparams_file, run_opts, overrides = sb.parse_arguments(argv)
+    sb.utils.distributed.ddp_init_group(run_opts)
+    hparams = load_hparams(hparams_file, overrides)
+    sb.create_experiment_directory(hparams["output_folder"], hyperparams_to_save=hparams_file,
+                                   overrides=overrides)
+    workers = build_workers(hparams["workers_config"], hparams)  # before any data work: fails fast
+    for extra in hparams.get("extra_workers_configs") or []:
+        more = build_workers(extra, hparams)
+        clash = set(more) & set(workers)
+        if clash:
+            raise WorkerConfigError(f"workers {sorted(clash)} are defined twice (workers_config and "
+                                    "extra_workers_configs)")
+        workers.update(more)
+    if not hparams["skip_prep"]:
+        run_on_main(hparams["prepare"])
+    datasets = dataio_prepare(hparams)
+
+    encoder = hparams["encoder_config"]["model"]
+    heads = WorkerHeads({name: w.model for name, w in workers.items()})
+    hparams["checkpointer"].add_recoverables({"encoder": encoder, "heads": heads,
+                                              "epoch_counter": hparams["epoch_counter"],
+                                              "loss_history": hparams["loss_history"]})
+    brain = MultitaskBrain(modules={"encoder": encoder, "heads": heads}, hparams=hparams, run_opts=run_opts,
+                           checkpointer=hparams["checkpointer"])
+    brain.workers = workers
+    logger.info("workers: %s", ", ".join(f"{n} ({w.section}, weight {w.weight:g})" for n, w in workers.items()))
+    loader = dict(hparams["dataloader_options"], shuffle=hparams["sorting"] == "random")
+    brain.fit(hparams["epoch_counter"], datasets["train"], datasets["valid"], train_loader_kwargs=loader,
+              valid_loader_kwargs=dict(hparams["dataloader_options"]))
+    if if_main_process():
+        out = export_encoder(encoder, os.path.join(hparams["save_folder"], "pretrained_encoder"))
+        hparams["loss_history"].write(hparams["output_folder"])
+        print(f"encoder for the Pretrainer: {out}; losses: {os.path.join(hparams['output_folder'], 'losses.png')}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
