@@ -6,6 +6,6 @@
 
 from labellers.base import LabelBatch, Labeller
 from labellers.registry import available_labellers, get_labeller, register_labeller
-from labellers import metadata, signal, stored  # noqa: F401  (they register their labellers)
+from labellers import infomax, metadata, signal, stored  # noqa: F401  (they register their labellers)
 
 __all__ = ["LabelBatch", "Labeller", "available_labellers", "get_labeller", "register_labeller"]

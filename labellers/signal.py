@@ -105,3 +105,19 @@ class Prosody(_SignalTarget):
         voiced = (loud & (f0 > self.f0_min) & (f0 < self.f0_max) & (zcr < 0.3)).float()
         log_f0 = torch.log(f0.clamp(min=1.0)) * voiced
         return torch.stack([log_f0, voiced, torch.log(energy + 1e-8), zcr], dim=-1)
+
+
+@register_labeller("waveform")
+class WaveformFrames(_SignalTarget):
+    """`[B, T, hop]`: the crop itself, cut into the encoder's frames (PASE's waveform decoder)."""
+
+    def __init__(self, hop_samples=160):
+        self.dim = hop_samples
+
+    def features(self, wavs, hop_ms, sample_rate):
+        hop = int(round(hop_ms * sample_rate / 1000))
+        if hop != self.dim:
+            raise ValueError(f"waveform labeller built for {self.dim}-sample frames, the encoder hop is {hop}; "
+                             f"set hop_samples: {hop}")
+        frames = wavs.shape[1] // hop + 1
+        return torch.nn.functional.pad(wavs, (0, frames * hop - wavs.shape[1])).reshape(wavs.shape[0], frames, hop)

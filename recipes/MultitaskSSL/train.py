@@ -142,6 +142,18 @@ def load_hparams(hparams_file, overrides):
             raise
 
 
+def load_fragment(path, inputs):
+    """`workers_config` of a fragment written by recipes/PretextSelection (its inputs overridden)."""
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"selection fragment {path} not found: run recipes/PretextSelection/select.py "
+                                "first, or point --selection_fragment at its workers_*.yaml")
+    with open(path) as fin:
+        fragment = load_hyperpyyaml(fin, inputs)
+    if "workers_config" not in fragment:
+        raise WorkerConfigError(f"{path} has no workers_config: not a selection fragment")
+    return fragment["workers_config"]
+
+
 def main(argv):
     hparams_file, run_opts, overrides = sb.parse_arguments(argv)
     sb.utils.distributed.ddp_init_group(run_opts)
@@ -149,12 +161,12 @@ def main(argv):
     sb.create_experiment_directory(hparams["output_folder"], hyperparams_to_save=hparams_file,
                                    overrides=overrides)
     workers = build_workers(hparams["workers_config"], hparams)  # before any data work: fails fast
-    for extra in hparams.get("extra_workers_configs") or []:
-        more = build_workers(extra, hparams)
+    if hparams.get("selection_fragment"):
+        more = build_workers(load_fragment(hparams["selection_fragment"], hparams["selection_inputs"]), hparams)
         clash = set(more) & set(workers)
         if clash:
-            raise WorkerConfigError(f"workers {sorted(clash)} are defined twice (workers_config and "
-                                    "extra_workers_configs)")
+            raise WorkerConfigError(f"workers {sorted(clash)} are in workers_config and in "
+                                    f"{hparams['selection_fragment']}: rename or remove one of them")
         workers.update(more)
     if not hparams["skip_prep"]:
         run_on_main(hparams["prepare"])
