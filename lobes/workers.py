@@ -78,7 +78,8 @@ class InfoMax(torch.nn.Module):
         if mode not in ("local", "global", "spc"):
             raise ValueError(f"mode must be 'local', 'global' or 'spc', got {mode!r}")
         self.mode, self.segment = mode, segment_frames
-        self.score = _mlp(2 * input_size, 1, hidden_size, 1, 0.0)
+        # the pair as [x, y, x * y]: the product makes "same utterance" an easy function to learn
+        self.score = _mlp(3 * input_size, 1, hidden_size, 1, 0.0)
 
     def _valid(self, feats, lengths):
         if lengths is None:
@@ -109,6 +110,6 @@ class InfoMax(torch.nn.Module):
 
     def forward(self, feats, lengths=None):
         anchor, positive, negative = self._pairs(feats, lengths)
-        pos = self.score(torch.cat([anchor, positive], dim=-1))
-        neg = self.score(torch.cat([anchor, negative], dim=-1))
+        pos = self.score(torch.cat([anchor, positive, anchor * positive], dim=-1))
+        neg = self.score(torch.cat([anchor, negative, anchor * negative], dim=-1))
         return torch.cat([pos, neg], dim=-1)
