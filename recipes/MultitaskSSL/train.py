@@ -72,6 +72,16 @@ class MultitaskBrain(sb.Brain):
             for key, opt in self.optimizers_dict.items():
                 self.checkpointer.add_recoverable(f"optimizer_{key}", opt)
 
+    def _wrap_distributed(self):
+        """On CPU (gloo), wrap in DDP without SpeechBrain's SyncBatchNorm conversion: SyncBatchNorm
+        only runs on GPUs, and the encoders have BatchNorm layers."""
+        if not (self.distributed_launch and str(self.device).startswith("cpu")):
+            return super()._wrap_distributed()
+        for name, module in self.modules.items():
+            if any(p.requires_grad for p in module.parameters()):
+                self.modules[name] = torch.nn.parallel.DistributedDataParallel(
+                    module, find_unused_parameters=self.find_unused_parameters)
+
     def on_stage_start(self, stage, epoch=None):
         self.stage_losses, self.stage_batches = {}, 0
 

@@ -1,0 +1,137 @@
+"""Smoke tests of recipes/MultitaskSSL/train.py on the tiny Common Voice layout."""
+
+import csv
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from lobes.pretraining import load_pretrained_encoder
+
+RECIPES = os.path.join(os.path.dirname(__file__), "..", "..", "recipes")
+RECIPE = os.path.join(RECIPES, "MultitaskSSL")
+ALPHARATIO = os.path.join(RECIPE, "hparams", "pretrain_alpharatio.yaml")
+
+
+@pytest.fixture(scope="module")
+def tiny_cv(tiny_corpus, tmp_path_factory):
+    root, _ = tiny_corpus
+    base = tmp_path_factory.mktemp("multitask")
+    data, prep, lld = root / "CommonVoice" / "en", base / "prep", base / "lld"
+    done = subprocess.run([sys.executable, "extract.py", "hparams/extract.yaml", "--data_folder", str(data),
+                           "--prepare_folder", str(prep), "--output_folder", str(lld), "--num_workers", "2"],
+                          cwd=os.path.join(RECIPES, "PseudoLabels"), capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return base, ["--data_folder", str(data), "--prepare_folder", str(prep), "--lld_folder", str(lld),
+                  "--batch_size", "4", "--lr_update_interval", "1", "--decay_factor", "0.5"]
+
+
+def _train(yaml, out, data_args, *extra, launcher=(), env=None, check=True):
+    cmd = [*(launcher or [sys.executable]), "train.py", str(yaml), "--output_folder", str(out), *data_args,
+           *map(str, extra)]
+    done = subprocess.run(cmd, cwd=RECIPE, capture_output=True, text=True, env=env)
+    if check:
+        assert done.returncode == 0, (done.stdout[-3000:], done.stderr[-3000:])
+    return done
+
+
+def _log_epochs(out):
+    text = (out / "train_log.txt").read_text()
+    return [(int(e), float(lr)) for e, lr in re.findall(r"epoch: (\d+), lr_encoder: ([0-9.e+-]+)", text)]
+
+
+def test_trains_logs_every_worker_and_exports_the_encoder(tiny_cv):
+    base, args = tiny_cv
+    out = base / "run"
+    _train(ALPHARATIO, out, args, "--number_of_epochs", "2")
+    assert [e for e, _ in _log_epochs(out)] == [1, 2]
+    with open(out / "losses.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert {(r["epoch"], r["stage"], r["name"]) for r in rows} >= {("2", "valid", "alpharatio_loss")}
+    assert (out / "losses.png").stat().st_size > 1000
+    encoder = load_pretrained_encoder(str(out / "save" / "pretrained_encoder"))
+    assert encoder(torch.randn(1, 16000)).shape == (1, 101, 128)
+
+
+def test_a_worker_added_by_yaml_only_and_a_user_labeller_class(tiny_cv, tmp_path):
+    base, args = tiny_cv
+    (tmp_path / "my_labellers.py").write_text(
+        "import torch\nfrom labellers import Labeller\n\n"
+        "class Loudish(Labeller):\n    kind, level, dim = 'classification', 'utterance', 2\n"
+        "    def __call__(self, batch):\n        return (batch.wavs.std(dim=1) > 0.05).long()\n")
+    text = open(ALPHARATIO).read()
+    text = text.replace("workers_config:\n    regressor:\n", """f0_model: !new:lobes.workers.Regressor
+    input_size: !ref <encoder_dim>
+    output_size: 1
+f0_labeller: !apply:labellers.registry.get_labeller
+    name: f0
+    lld_folder: !ref <lld_folder>
+loud_model: !new:lobes.workers.Classifier
+    input_size: !ref <encoder_dim>
+    num_classes: 2
+    level: utterance
+loud_labeller: !new:my_labellers.Loudish
+
+workers_config:
+    classifier:
+        loud:
+            model: !ref <loud_model>
+            labeller: !ref <loud_labeller>
+            optimizer: !name:torch.optim.Adam
+                lr: 0.001
+    regressor:
+        f0:
+            model: !ref <f0_model>
+            labeller: !ref <f0_labeller>
+            optimizer: !name:torch.optim.Adam
+                lr: 0.001
+            weight: 0.5
+""")
+    yaml = tmp_path / "pretrain_more.yaml"
+    yaml.write_text(text)
+    env = dict(os.environ, PYTHONPATH=f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
+    _train(yaml, tmp_path / "run", args, "--number_of_epochs", "1", env=env)
+    log = (tmp_path / "run" / "train_log.txt").read_text()
+    assert "f0_loss" in log and "loud_loss" in log and "alpharatio_loss" in log
+
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(text.replace("f0_labeller: !apply", "f0_labeler: !apply"))
+    done = _train(broken, tmp_path / "run2", args, env=env, check=False)
+    assert done.returncode != 0 and "add a top-level `f0_labeller:` key" in done.stdout + done.stderr
+
+
+def test_resumes_after_kill_with_the_saved_optimizer_state(tiny_cv, tmp_path):
+    base, args = tiny_cv
+    out = tmp_path / "run"
+    cmd = [sys.executable, "train.py", ALPHARATIO, "--output_folder", str(out), *args, "--number_of_epochs", "4"]
+    proc = subprocess.Popen(cmd, cwd=RECIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 240
+    while time.time() < deadline and proc.poll() is None:
+        if len(_log_epochs(out) if (out / "train_log.txt").exists() else []) >= 2:
+            break
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done_before = [e for e, _ in _log_epochs(out)]
+    assert 2 <= len(done_before) < 4, done_before
+    _train(ALPHARATIO, out, args, "--number_of_epochs", "4")
+    epochs = _log_epochs(out)
+    assert [e for e, _ in epochs][:len(done_before)] == done_before
+    resumed = epochs[len(done_before):]
+    assert [e for e, _ in resumed] == list(range(len(done_before) + 1, 5))  # no epoch trained twice
+    for epoch, lr in resumed:  # the decayed learning rate came back with the optimizer state
+        assert lr == pytest.approx(5e-4 * 0.5 ** (epoch - 1))
+
+
+def test_two_processes_with_torchrun_gloo(tiny_cv, tmp_path):
+    base, args = tiny_cv
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29533"]
+    _train(ALPHARATIO, tmp_path / "ddp", args, "--number_of_epochs", "1", "--distributed_backend", "gloo",
+           launcher=launcher)
+    assert (tmp_path / "ddp" / "save" / "pretrained_encoder" / "encoder.ckpt").exists()
+    assert [e for e, _ in _log_epochs(tmp_path / "ddp")] == [1]
