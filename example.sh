@@ -10,6 +10,7 @@
 #   3  describe the corpus and sanity-check it (results/report/01_corpus.md)
 #   4  OpenSMILE pseudo-labels of the Common Voice, LibriSpeech and VoxCeleb layouts (recipes/PseudoLabels)
 #   5  pretext-task selection for ASR (word groups) and speakers (recipes/PretextSelection)
+#   6  multitask pretraining on the Common Voice layout: alphaRatio worker, selected workers (recipes/MultitaskSSL)
 #   9  assemble results/REPORT.md
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -18,6 +19,7 @@ stage=1
 stop_stage=100
 size=small
 seed=0
+epochs=15
 data=data/embedded
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -25,7 +27,8 @@ while [ $# -gt 0 ]; do
         --stop_stage) stop_stage="$2"; shift 2 ;;
         --size) size="$2"; data="data/embedded_$2"; shift 2 ;;
         --seed) seed="$2"; shift 2 ;;
-        *) echo "unknown option $1 (expected --stage N, --stop_stage M, --size tiny|small, --seed S)" >&2; exit 2 ;;
+        --epochs) epochs="$2"; shift 2 ;;
+        *) echo "unknown option $1 (expected --stage N, --stop_stage M, --size tiny|small, --seed S, --epochs E)" >&2; exit 2 ;;
     esac
 done
 [ "$size" = small ] && [ "$seed" = 0 ] || data="data/embedded_${size}_seed${seed}"
@@ -75,6 +78,24 @@ if run 5; then
         runs+=("$out/latest")
     done
     python recipes/PretextSelection/report.py "$report" "${runs[@]}"
+fi
+if run 6; then
+    echo "== stage 6: multitask pretraining -> results/multitask_ssl/$(basename "$data")"
+    runs=()
+    for experiment in alpharatio selected; do
+        out="$PWD/results/multitask_ssl/$(basename "$data")/$experiment"
+        extra=()  # the selected workers: the sparsemax fragment of the ASR selection (stage 5)
+        [ "$experiment" = selected ] && extra=(--selection_fragment \
+            "$PWD/results/pretext_selection/$(basename "$data")_librispeech/latest/workers_sparsemax.yaml")
+        (cd recipes/MultitaskSSL && python train.py "hparams/pretrain_$experiment.yaml" \
+            --data_folder "$OLDPWD/$data/CommonVoice/en" --prepare_folder "$OLDPWD/$prepared/common_voice" \
+            --lld_folder "$OLDPWD/results/pseudo_labels/$(basename "$data")" --output_folder "$out" \
+            --number_of_epochs "$epochs" "${extra[@]}" \
+            && python probe.py "$out/save/pretrained_encoder" --out "$out/probe.json" \
+                --train_csv "$OLDPWD/$prepared/voxceleb/iden_train.csv" --test_csv "$OLDPWD/$prepared/voxceleb/iden_test.csv")
+        runs+=("$out")
+    done
+    python recipes/MultitaskSSL/report.py "$report" "${runs[@]}"
 fi
 if run 9; then
     echo "== stage 9: report"

@@ -40,13 +40,18 @@ def nearest_centroid_accuracy(train_rows, test_rows, label, segments=1):
     with torch.no_grad():
         x_train = np.stack([mfcc_stats(r["wav"], segments) for r in train_rows])
         x_test = np.stack([mfcc_stats(r["wav"], segments) for r in test_rows])
+    return centroid_accuracy(x_train, [r[label] for r in train_rows], x_test, [r[label] for r in test_rows])
+
+
+def centroid_accuracy(x_train, y_train, x_test, y_test):
+    """(accuracy, chance) of nearest-centroid classification of `x_test`, features standardized on `x_train`."""
     mean, std = x_train.mean(0), x_train.std(0) + 1e-6
     x_train, x_test = (x_train - mean) / std, (x_test - mean) / std
-    classes = sorted({r[label] for r in train_rows})
-    y_train = np.array([r[label] for r in train_rows])
+    classes = sorted(set(y_train))
+    y_train = np.array(y_train)
     centroids = np.stack([x_train[y_train == c].mean(0) for c in classes])
     pred = ((x_test[:, None] - centroids[None]) ** 2).sum(-1).argmin(1)
-    accuracy = float(np.mean([classes[p] == r[label] for p, r in zip(pred, test_rows)]))
+    accuracy = float(np.mean([classes[p] == y for p, y in zip(pred, y_test)]))
     return accuracy, 1.0 / len(classes)
 
 

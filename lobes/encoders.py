@@ -34,13 +34,18 @@ class FbankCRDNN(torch.nn.Module):
     hop_seconds = 0.01
 
     def __init__(self, n_mels=80, cnn_blocks=1, cnn_channels=(32,), rnn_layers=1, rnn_neurons=64,
-                 rnn_bidirectional=True, dnn_blocks=1, dnn_neurons=128, dropout=0.1, sample_rate=16000):
+                 rnn_bidirectional=True, dnn_blocks=1, dnn_neurons=128, dropout=0.1, sample_rate=16000,
+                 normalization="sentence"):
         super().__init__()
         self.config = constructor_args(locals())
+        if normalization not in ("sentence", "none"):
+            raise ValueError(f"normalization must be 'sentence' or 'none', got {normalization!r}")
         if len(cnn_channels) != cnn_blocks:
             raise ValueError(f"cnn_channels needs one entry per CNN block ({cnn_blocks}), got {list(cnn_channels)}")
         self.fbank = Fbank(n_mels=n_mels, sample_rate=sample_rate, hop_length=self.hop_seconds * 1000)
-        self.normalize = InputNormalization(norm_type="sentence")
+        # per-utterance mean/variance normalization of the Fbank, or none (keeps the utterance's
+        # spectral mean, i.e. speaker and channel information)
+        self.normalize = InputNormalization(norm_type="sentence") if normalization == "sentence" else None
         self.crdnn = CRDNN(input_size=n_mels, cnn_blocks=cnn_blocks, cnn_channels=list(cnn_channels),
                            time_pooling=False, inter_layer_pooling_size=[2] * cnn_blocks,
                            rnn_class=sb.nnet.RNN.LSTM, rnn_layers=rnn_layers, rnn_neurons=rnn_neurons,
@@ -52,7 +57,9 @@ class FbankCRDNN(torch.nn.Module):
         if lengths is None:
             lengths = torch.ones(wavs.shape[0], device=wavs.device)
         with torch.autocast(device_type=wavs.device.type, enabled=False):  # features in float32
-            feats = self.normalize(self.fbank(wavs.float()), lengths)
+            feats = self.fbank(wavs.float())
+            if self.normalize is not None:
+                feats = self.normalize(feats, lengths)
         return self.crdnn(feats)
 
 

@@ -91,7 +91,8 @@ def worker_name(name):
 def write_fragment(path, names, columns, weights, aliases, source, min_weight=1e-6):
     """YAML fragment with `{worker}_model`, `{worker}_labeller` and `workers_config: regressor:`.
 
-    Include it from a pretraining YAML (keys at the top are its inputs):
+    recipes/MultitaskSSL/hparams/pretrain_selected.yaml loads it (`selection_fragment`); a YAML
+    can also include it (keys at the top are its inputs):
 
         selected: !include:<path>
             encoder_dim: !ref <encoder_dim>

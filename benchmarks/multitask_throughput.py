@@ -1,0 +1,116 @@
+#!/usr/bin/env python3
+"""Training throughput of the multitask pretraining, data pipeline and model step measured apart.
+
+    python benchmarks/multitask_throughput.py                       # CPU, the recipe's YAMLs
+    python benchmarks/multitask_throughput.py --device cuda:0 --batch_size 32 --num_workers 8
+
+For each YAML of recipes/MultitaskSSL: (1) the data loader alone (audio reading, random
+crops, padding) in batches/s; (2) the model step alone on one batch already in memory
+(encoder + every worker's labeller, forward, backward, all optimizer steps); (3) both
+together, as training runs. Throughput is in seconds of audio per second; "model share"
+is the fraction of the combined time spent in the model step (the goal on a GPU: >= 80 %,
+i.e. the data pipeline keeps the GPU busy).
+"""
+
+import argparse
+import os
+import sys
+import time
+
+import torch
+from hyperpyyaml import load_hyperpyyaml
+from speechbrain.dataio.dataloader import make_dataloader
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+RECIPE = os.path.join(ROOT, "recipes", "MultitaskSSL")
+
+
+def load_recipe(yaml, overrides):
+    sys.path.insert(0, RECIPE)
+    import train  # the recipe's glue: dataio_prepare, MultitaskBrain
+
+    cwd = os.getcwd()
+    os.chdir(RECIPE)  # the YAML's relative paths are relative to the recipe folder
+    try:
+        with open(yaml) as f:
+            hparams = load_hyperpyyaml(f, overrides)
+        return train, hparams, cwd
+    finally:
+        os.chdir(cwd)
+
+
+def measure(yaml, args):
+    overrides = {"batch_size": args.batch_size, "output_folder": f"/tmp/multitask_bench/{os.path.basename(yaml)}"}
+    train, hparams, _ = load_recipe(yaml, overrides)
+    os.chdir(RECIPE)
+    from lobes.multitask import WorkerHeads, build_workers
+
+    workers = build_workers(hparams["workers_config"], hparams)
+    if hparams.get("selection_fragment") and os.path.exists(hparams["selection_fragment"]):
+        workers.update(build_workers(train.load_fragment(hparams["selection_fragment"],
+                                                         hparams["selection_inputs"]), hparams))
+    datasets = train.dataio_prepare(hparams)
+    loader = make_dataloader(datasets["train"], batch_size=args.batch_size, num_workers=args.num_workers,
+                             shuffle=True)
+    brain = train.MultitaskBrain(modules={"encoder": hparams["encoder"],
+                                          "heads": WorkerHeads({n: w.model for n, w in workers.items()})},
+                                 hparams=hparams, run_opts={"device": args.device, "precision": args.precision})
+    brain.workers = workers
+    brain.init_optimizers()
+    brain.modules.train()
+    brain.on_stage_start(None)
+    audio_per_batch = args.batch_size * hparams["chunk_size"] / hparams["sample_rate"]
+
+    start, batches = time.perf_counter(), []
+    for batch in loader:
+        batches.append(batch)
+        if len(batches) == args.batches:
+            break
+    data_s = (time.perf_counter() - start) / len(batches)
+
+    fixed = batches[0]
+    for _ in range(2):  # warm-up
+        brain.fit_batch(fixed)
+    sync = torch.cuda.synchronize if args.device.startswith("cuda") else (lambda: None)
+    sync()
+    start = time.perf_counter()
+    for _ in range(args.batches):
+        brain.fit_batch(fixed)
+    sync()
+    model_s = (time.perf_counter() - start) / args.batches
+
+    start, n = time.perf_counter(), 0
+    for batch in loader:
+        brain.fit_batch(batch)
+        n += 1
+        if n == args.batches:
+            break
+    sync()
+    both_s = (time.perf_counter() - start) / n
+    return {"yaml": os.path.basename(yaml), "workers": len(workers), "data_s": data_s, "model_s": model_s,
+            "both_s": both_s, "audio_per_batch": audio_per_batch}
+
+
+def main(argv):
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--yamls", nargs="+", default=["hparams/pretrain_alpharatio.yaml",
+                                                       "hparams/pretrain_selected.yaml", "hparams/pretrain_pase.yaml"])
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--precision", default="fp32")
+    parser.add_argument("--batch_size", type=int, default=8)
+    parser.add_argument("--num_workers", type=int, default=2)
+    parser.add_argument("--batches", type=int, default=10)
+    args = parser.parse_args(argv)
+    rows = [measure(os.path.join(RECIPE, y), args) for y in args.yamls]
+    print(f"device {args.device}, precision {args.precision}, batch {args.batch_size} x 1 s crops, "
+          f"{args.num_workers} loader workers, torch {torch.__version__}, {torch.get_num_threads()} threads")
+    print("| YAML | workers | data only (s of audio/s) | model step only (s/s) | training (s/s) | model share |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for r in rows:
+        a = r["audio_per_batch"]
+        print(f"| {r['yaml']} | {r['workers']} | {a / r['data_s']:.0f} | {a / r['model_s']:.0f} | "
+              f"{a / r['both_s']:.0f} | {min(1.0, r['model_s'] / r['both_s']):.0%} |")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,47 @@
+#!/usr/bin/env python3
+"""Report fragment of pretraining runs: `python report.py REPORT_DIR RUN_DIR [RUN_DIR ...]`.
+
+Each RUN_DIR is a train.py output folder holding losses.csv, losses.png and probe.json
+(written by probe.py). Writes REPORT_DIR/04_multitask_ssl.md and copies the loss plots.
+"""
+
+import csv
+import json
+import os
+import shutil
+import sys
+
+
+def main(report_dir, *runs):
+    os.makedirs(report_dir, exist_ok=True)
+    lines = ["## Multitask self-supervised pretraining", "",
+             "Encoder (Fbank + CRDNN) pretrained on the Common Voice layout; representation check: speaker "
+             "identification on the VoxCeleb1 identification split, nearest centroid on frozen mean-pooled "
+             "features, against the same architecture with random weights.", "",
+             "| run | workers | epochs | first -> last valid loss | speaker ID, pretrained | random init | chance |",
+             "|---|---|---:|---|---:|---:|---:|"]
+    images = []
+    for run in runs:
+        name = os.path.basename(os.path.dirname(os.path.normpath(run)))
+        with open(os.path.join(run, "losses.csv")) as f:
+            rows = [r for r in csv.DictReader(f) if r["stage"] == "valid" and r["name"] == "loss"]
+        with open(os.path.join(run, "losses.csv")) as f:
+            workers = sorted({r["name"][:-5] for r in csv.DictReader(f) if r["name"].endswith("_loss")})
+        probe = json.load(open(os.path.join(run, "probe.json")))
+        lines.append(f"| {name} | {', '.join(workers)} | {rows[-1]['epoch']} | "
+                     f"{float(rows[0]['loss']):.3g} -> {float(rows[-1]['loss']):.3g} | {probe['pretrained']:.3f} | "
+                     f"{probe['random init']:.3f} | {probe['chance']:.3f} |")
+        image = f"multitask_{name}_losses.png"
+        shutil.copyfile(os.path.join(run, "losses.png"), os.path.join(report_dir, image))
+        images.append(f"![{name} losses]({image})")
+    lines += [""] + images + [""]
+    path = os.path.join(report_dir, "04_multitask_ssl.md")
+    with open(path, "w") as f:
+        f.write("\n".join(lines))
+    print(path)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 3:
+        sys.exit(__doc__.splitlines()[0])
+    main(*sys.argv[1:])
