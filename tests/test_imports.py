@@ -12,7 +12,8 @@ MODULES = [
     "corpora.fluent_speech_commands", "corpora.iemocap", "corpora.noise_rir",
     "corpora.embedded.espeak", "corpora.embedded.voices", "corpora.prepare_embedded", "corpora.describe",
     "labellers.registry", "labellers.stored", "labellers.frames", "labellers.lld_extraction",
-    "labellers.opensmile_lld", "labellers.signal", "labellers.metadata",
+    "labellers.opensmile_lld", "labellers.signal", "labellers.metadata", "labellers.infomax", "corpora.groups",
+    "lobes.hsic", "lobes.hsic_layout", "lobes.workers", "lobes.encoders", "lobes.multitask", "lobes.pretraining",
 ]
 
 

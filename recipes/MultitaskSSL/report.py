@@ -22,7 +22,7 @@ def main(report_dir, *runs):
              "|---|---|---:|---|---:|---:|---:|"]
     images = []
     for run in runs:
-        name = os.path.basename(os.path.dirname(os.path.normpath(run)))
+        name = os.path.basename(os.path.normpath(run))
         with open(os.path.join(run, "losses.csv")) as f:
             rows = [r for r in csv.DictReader(f) if r["stage"] == "valid" and r["name"] == "loss"]
         with open(os.path.join(run, "losses.csv")) as f:
