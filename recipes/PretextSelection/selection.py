@@ -36,7 +36,8 @@ def matrix_options(hparams, groups, columns, candidates):
     return {"groups": {g: [s["ID"] for s in segs] for g, segs in groups.items()},
             "lld_folder": os.path.abspath(hparams["lld_folder"]), "columns": columns,
             "candidates": candidates, "n_samples": hparams["n_samples"], "std_ratio": hparams["std_ratio"],
-            "std_slope": hparams["std_slope"], "n_mels": hparams["n_mels"], "sigma": hparams["sigma"]}
+            "std_slope": hparams["std_slope"], "n_mels": hparams["n_mels"], "sigma": hparams["sigma"],
+            "sample_rate": hparams["sample_rate"], "write_l_matrices": hparams["write_l_matrices"]}
 
 
 def build_matrices(hparams, groups, store, columns, candidates, folder):
