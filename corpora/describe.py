@@ -12,7 +12,7 @@ import argparse
 import json
 import os
 
-from corpora.manifest import read_csv
+from corpora.manifest import read_csv, write_text
 from corpora.sanity import cosine_trial_eer, nearest_centroid_accuracy
 
 
@@ -76,10 +76,7 @@ def describe(root, prepared, report_dir):
         "### Sanity check: is it learnable?",
         sanity_table(root, prepared),
     ])
-    path = os.path.join(report_dir, "01_corpus.md")
-    with open(path, "w") as f:
-        f.write(text + "\n")
-    return path
+    return write_text(os.path.join(report_dir, "01_corpus.md"), text)
 
 
 def main(argv=None):

@@ -59,6 +59,12 @@ def write_json(path, data, indent=2):
     atomic_write(path, lambda f: json.dump(data, f, indent=indent))
 
 
+def write_text(path, text):
+    """Writes `text` (newline-terminated) atomically; returns `path`."""
+    atomic_write(path, lambda f: f.write(text if text.endswith("\n") else text + "\n"))
+    return path
+
+
 def write_failures(path, failures):
     """The failures CSV of a step: ID, wav, reason per unusable file."""
     def write(f):

@@ -18,7 +18,7 @@ from hyperpyyaml import load_hyperpyyaml
 from tqdm import tqdm
 
 from corpora.audio import load_audio
-from corpora.manifest import read_csv
+from corpora.manifest import read_csv, write_json
 from corpora.sanity import centroid_accuracy
 from lobes.pretraining import load_pretrained_encoder
 from lobes.workers import masked_mean
@@ -61,8 +61,7 @@ def main(argv):
     results["chance"] = chance
     print(json.dumps(results))
     if args.out:
-        with open(args.out, "w") as f:
-            json.dump(results, f, indent=2)
+        write_json(args.out, results)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,8 @@ import os
 import shutil
 import sys
 
+from corpora.manifest import write_text
+
 
 def main(report_dir, *runs):
     os.makedirs(report_dir, exist_ok=True)
@@ -24,9 +26,9 @@ def main(report_dir, *runs):
     for run in runs:
         name = os.path.basename(os.path.normpath(run))
         with open(os.path.join(run, "losses.csv")) as f:
-            rows = [r for r in csv.DictReader(f) if r["stage"] == "valid" and r["name"] == "loss"]
-        with open(os.path.join(run, "losses.csv")) as f:
-            workers = sorted({r["name"][:-5] for r in csv.DictReader(f) if r["name"].endswith("_loss")})
+            history = list(csv.DictReader(f))
+        rows = [r for r in history if r["stage"] == "valid" and r["name"] == "loss"]
+        workers = sorted({r["name"][:-5] for r in history if r["name"].endswith("_loss")})
         probe = json.load(open(os.path.join(run, "probe.json")))
         lines.append(f"| {name} | {', '.join(workers)} | {rows[-1]['epoch']} | "
                      f"{float(rows[0]['loss']):.3g} -> {float(rows[-1]['loss']):.3g} | {probe['pretrained']:.3f} | "
@@ -35,10 +37,7 @@ def main(report_dir, *runs):
         shutil.copyfile(os.path.join(run, "losses.png"), os.path.join(report_dir, image))
         images.append(f"![{name} losses]({image})")
     lines += [""] + images + [""]
-    path = os.path.join(report_dir, "04_multitask_ssl.md")
-    with open(path, "w") as f:
-        f.write("\n".join(lines))
-    print(path)
+    print(write_text(os.path.join(report_dir, "04_multitask_ssl.md"), "\n".join(lines)))
 
 
 if __name__ == "__main__":

@@ -11,6 +11,8 @@ import os
 import shutil
 import sys
 
+from corpora.manifest import write_text
+
 # Weights published with the original work (sparsemax), same pseudo-label names.
 PUBLISHED = {
     "librispeech_words": {"f0": 0.37, "alpharatio": 0.30, "hnr": 0.27, "rasta_l1": 0.06},
@@ -58,10 +60,7 @@ def main(report_dir, *runs):
              "1000 steps). Published weights were measured on LibriSpeech / VoxCeleb, not on this corpus.", ""]
     for run in runs:
         lines += run_section(run, report_dir)
-    path = os.path.join(report_dir, "03_pretext_selection.md")
-    with open(path, "w") as f:
-        f.write("\n".join(lines))
-    print(path)
+    print(write_text(os.path.join(report_dir, "03_pretext_selection.md"), "\n".join(lines)))
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from corpora.manifest import write_text  # noqa: E402
 from labellers.lld_store import LLDStore  # noqa: E402
 
 CANDIDATES = ["F0final_sma", "logHNR_sma", "pcm_RMSenergy_sma", "voicingFinalUnclipped_sma",
@@ -56,10 +57,7 @@ def main(folder, report_dir):
         "\n".join(rows),
         "![candidate pretext LLDs of one utterance](pseudo_labels_example.png)",
     ])
-    path = os.path.join(report_dir, "02_pseudo_labels.md")
-    with open(path, "w") as f:
-        f.write(text + "\n")
-    print(path)
+    print(write_text(os.path.join(report_dir, "02_pseudo_labels.md"), text))
 
 
 if __name__ == "__main__":
