@@ -20,6 +20,8 @@ from typing import Any, Callable
 
 import torch
 
+from lobes.workers import frame_mask
+
 SECTIONS = {"regressor": "regression", "classifier": "classification"}
 
 
@@ -91,12 +93,6 @@ class WorkerHeads(torch.nn.Module):
 
     def forward(self, feats, lengths=None):
         return {name: head(feats, lengths) for name, head in self.heads.items()}
-
-
-def frame_mask(lengths, num_frames):
-    """`[B, T]` True on the frames within each relative length."""
-    valid = (lengths * num_frames).round().clamp(min=1)
-    return torch.arange(num_frames, device=lengths.device)[None, :] < valid[:, None]
 
 
 def worker_loss(worker, pred, target, lengths):

@@ -22,12 +22,21 @@ def _mlp(input_size, output_size, hidden_size, num_layers, dropout):
     return torch.nn.Sequential(*layers)
 
 
+def valid_frames(lengths, num_frames):
+    """`[B]` frames within each relative length (SpeechBrain style), at least one."""
+    return (lengths * num_frames).round().clamp(min=1).long()
+
+
+def frame_mask(lengths, num_frames):
+    """`[B, T]` True on the frames within each relative length."""
+    return torch.arange(num_frames, device=lengths.device)[None, :] < valid_frames(lengths, num_frames)[:, None]
+
+
 def masked_mean(x, lengths=None):
     """Mean over time of `[B, T, D]`, counting only the frames within each relative length."""
     if lengths is None:
         return x.mean(dim=1)
-    frames = torch.arange(x.shape[1], device=x.device)[None, :]
-    mask = (frames < (lengths[:, None] * x.shape[1]).round().clamp(min=1)).to(x.dtype)
+    mask = frame_mask(lengths, x.shape[1]).to(x.dtype)
     return (x * mask[..., None]).sum(dim=1) / mask.sum(dim=1, keepdim=True)
 
 
@@ -84,7 +93,7 @@ class InfoMax(torch.nn.Module):
     def _valid(self, feats, lengths):
         if lengths is None:
             return torch.full((feats.shape[0],), feats.shape[1], device=feats.device)
-        return (lengths * feats.shape[1]).round().clamp(min=1).long()
+        return valid_frames(lengths, feats.shape[1])
 
     def _pairs(self, feats, lengths):
         batch, rows = feats.shape[0], torch.arange(feats.shape[0], device=feats.device)
