@@ -87,27 +87,52 @@ def hsic_reference(k, l_matrix, original=False):
     return torch.trace((k @ h) @ (l_matrix @ h)) / n**2
 
 
-class GroupBuckets:
+def stack_by_size(ks, tables, original_centering=False, dtype=torch.float32):
+    """Centres every K and stacks groups of equal size: ({n: [G_n, n, n]}, {n: [G_n, ...tables]}).
+
+    `tables[g]` is whatever goes with group g (segment values `[n, P]`, or log L `[P, n, n]`)."""
+    if len(ks) != len(tables) or not ks:
+        raise ValueError(f"need one table per K matrix, got {len(ks)} K and {len(tables)} tables")
+    by_size = {}
+    for k, table in zip(ks, tables):
+        k = torch.as_tensor(k, dtype=torch.float64)
+        centred, stacked = by_size.setdefault(k.shape[0], ([], []))
+        centred.append(center(k, original_centering))
+        stacked.append(torch.as_tensor(table, dtype=torch.float64))
+    return ({n: torch.stack(kk).to(dtype) for n, (kk, _) in by_size.items()},
+            {n: torch.stack(tt).to(dtype) for n, (_, tt) in by_size.items()})
+
+
+class _GroupKernels:
+    """Groups stacked by size with their centred K (`k_centered[n]`), over pseudo-labels `labels`."""
+
+    def label_log_kernel(self, n, p, sigma, floor):
+        """`[G_n, n, n]`: log L of pseudo-label p, clamped at `floor`."""
+        raise NotImplementedError(f"{type(self).__name__} must define label_log_kernel")
+
+    def single_label_hsic(self, sigma=0.05, floor=LOG_L_FLOOR):
+        """`[P]`: group-averaged HSIC(K, L_p) of every pseudo-label on its own."""
+        total = torch.zeros(len(self.labels), dtype=torch.float64)
+        for n, kc in self.k_centered.items():
+            for p in range(len(self.labels)):
+                total[p] += hsic(kc, self.label_log_kernel(n, p, sigma, floor).exp()).double().sum()
+        return total / self.num_groups
+
+
+class GroupBuckets(_GroupKernels):
     """Groups stacked by size: `k_centered[n]` `[G_n, n, n]`, `values[n]` `[G_n, n, P]`.
 
     `values` are the pseudo-labels averaged per segment (columns in `labels`).
     """
 
     def __init__(self, ks, values, labels, original_centering=False, dtype=torch.float32):
-        if len(ks) != len(values) or not ks:
-            raise ValueError(f"need one value table per K matrix, got {len(ks)} K and {len(values)} tables")
         self.labels = list(labels)
-        by_size = {}
         for k, v in zip(ks, values):
-            k, v = torch.as_tensor(k, dtype=torch.float64), torch.as_tensor(v, dtype=torch.float64)
-            if k.ndim != 2 or k.shape[0] != k.shape[1] or v.shape != (k.shape[0], len(self.labels)):
-                raise ValueError(f"K {tuple(k.shape)} and values {tuple(v.shape)} do not match "
+            k_shape, v_shape = tuple(torch.as_tensor(k).shape), tuple(torch.as_tensor(v).shape)
+            if len(k_shape) != 2 or k_shape[0] != k_shape[1] or v_shape != (k_shape[0], len(self.labels)):
+                raise ValueError(f"K {k_shape} and values {v_shape} do not match "
                                  f"(expected [n, n] and [n, {len(self.labels)}])")
-            by_size.setdefault(k.shape[0], ([], []))
-            by_size[k.shape[0]][0].append(center(k, original_centering))
-            by_size[k.shape[0]][1].append(v)
-        self.k_centered = {n: torch.stack(kk).to(dtype) for n, (kk, _) in by_size.items()}
-        self.values = {n: torch.stack(vv).to(dtype) for n, (_, vv) in by_size.items()}
+        self.k_centered, self.values = stack_by_size(ks, values, original_centering, dtype)
         self.num_groups = len(ks)
 
     def subset(self, index, labels):
@@ -117,14 +142,8 @@ class GroupBuckets:
         sub.values = {n: v[..., list(index)] for n, v in self.values.items()}
         return sub
 
-    def single_label_hsic(self, sigma=0.05, floor=LOG_L_FLOOR):
-        """`[P]`: group-averaged HSIC(K, L_p) of every pseudo-label on its own."""
-        total = torch.zeros(len(self.labels), dtype=torch.float64)
-        for n, kc in self.k_centered.items():
-            for p in range(len(self.labels)):
-                l_p = log_gaussian_kernel(self.values[n][..., p], sigma, floor).exp()
-                total[p] += hsic(kc, l_p).double().sum()
-        return total / self.num_groups
+    def label_log_kernel(self, n, p, sigma, floor):
+        return log_gaussian_kernel(self.values[n][..., p], sigma, floor)
 
     def combined_log_kernel(self, n, lam, sigma=0.05, groups=None):
         """sum_p lam_p log L_p = -|sqrt(lam) o (z_i - z_j)|^2 / (2 sigma), from the values.
@@ -135,11 +154,11 @@ class GroupBuckets:
         """
         z = self.values[n] if groups is None else self.values[n][groups]
         sq = ((z * z) @ lam) / (2 * sigma)
-        # one fused batched product: -(sq_i + sq_j) / 2 sigma + (z lam z^T)_ij / sigma
+        # one fused batched product: -(sq_i + sq_j) + (z diag(lam) z^T)_ij / sigma
         return torch.baddbmm(-(sq[:, :, None] + sq[:, None, :]), z * lam, z.transpose(1, 2), alpha=1.0 / sigma)
 
 
-class StoredLogKernels:
+class StoredLogKernels(_GroupKernels):
     """Stored log L matrices `[G_n, P, n, n]` per size (the original scripts' layout),
     combined as the clamped weighted sum the original does."""
 
@@ -147,13 +166,8 @@ class StoredLogKernels:
         self.k_centered, self.log_l, self.labels = k_centered, log_l, list(labels)
         self.num_groups = sum(k.shape[0] for k in k_centered.values())
 
-    def single_label_hsic(self, sigma=None, floor=LOG_L_FLOOR):
-        """`[P]`: group-averaged HSIC(K, L_p) of every stored pseudo-label on its own."""
-        total = torch.zeros(len(self.labels), dtype=torch.float64)
-        for n, kc in self.k_centered.items():
-            for p in range(len(self.labels)):
-                total[p] += hsic(kc, self.log_l[n][:, p].clamp(floor, 0.0).exp()).double().sum()
-        return total / self.num_groups
+    def label_log_kernel(self, n, p, sigma, floor):
+        return self.log_l[n][:, p].clamp(floor, 0.0)  # sigma is in the stored matrices
 
     def combined_log_kernel(self, n, lam, sigma=None, groups=None):
         log_l = self.log_l[n] if groups is None else self.log_l[n][groups]

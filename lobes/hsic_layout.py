@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from labellers.lld_store import save_array
-from lobes.hsic import StoredLogKernels, center
+from lobes.hsic import StoredLogKernels, stack_by_size
 
 K_PREFIX = "K_matrix_"
 
@@ -75,11 +75,7 @@ def read_layout(k_dir, l_dir, features=None):
 
 def stored_kernels(ks, log_ls, features, original_centering=False, dtype=torch.float32):
     """Buckets the read matrices by group size for `lobes.hsic.optimize_weights`."""
-    by_size = {}
-    for group in ks:
-        k = torch.as_tensor(ks[group], dtype=torch.float64)
-        by_size.setdefault(k.shape[0], ([], []))
-        by_size[k.shape[0]][0].append(center(k, original_centering))
-        by_size[k.shape[0]][1].append(torch.as_tensor(log_ls[group], dtype=torch.float64))
-    return StoredLogKernels({n: torch.stack(a).to(dtype) for n, (a, _) in by_size.items()},
-                            {n: torch.stack(b).to(dtype) for n, (_, b) in by_size.items()}, features)
+    groups = list(ks)
+    k_centered, log_l = stack_by_size([ks[g] for g in groups], [log_ls[g] for g in groups],
+                                      original_centering, dtype)
+    return StoredLogKernels(k_centered, log_l, features)

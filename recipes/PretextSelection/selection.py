@@ -71,10 +71,11 @@ def build_matrices(hparams, groups, store, columns, candidates, folder):
     return time.time() - start, len(todo)
 
 
-def load_buckets(folder, groups, columns, original_centering):
+def load_buckets(folder, groups, columns):
+    """The cached groups, centred with the correct H and with the original scripts' H."""
     ks = [np.load(k_path(os.path.join(folder, "K"), g)) for g in groups]
     values = [np.load(os.path.join(folder, "values", f"{g}.npy")) for g in groups]
-    return GroupBuckets(ks, values, columns, original_centering=original_centering)
+    return tuple(GroupBuckets(ks, values, columns, original_centering=o) for o in (False, True))
 
 
 def rank(buckets, buckets_original, names, sigma):
@@ -106,8 +107,7 @@ def main(argv):
     folder = os.path.join(hparams["output_folder"], "matrices")
     build_seconds, built = build_matrices(hparams, groups, store, columns, cand_columns, folder)
     names = [next((a for a, c in LLD_ALIASES.items() if c == col and a in cand_names), col) for col in columns]
-    buckets = load_buckets(folder, groups, columns, original_centering=False)
-    buckets_original = load_buckets(folder, groups, columns, original_centering=True)
+    buckets, buckets_original = load_buckets(folder, groups, columns)
     ranking = rank(buckets, buckets_original, names, hparams["sigma"])
     ranking = [r for r in ranking if columns[names.index(r["label"])] in rank_columns]
 
