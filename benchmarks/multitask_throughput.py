@@ -25,30 +25,16 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 RECIPE = os.path.join(ROOT, "recipes", "MultitaskSSL")
 
 
-def load_recipe(yaml, overrides):
-    sys.path.insert(0, RECIPE)
-    import train  # the recipe's glue: dataio_prepare, MultitaskBrain
-
-    cwd = os.getcwd()
-    os.chdir(RECIPE)  # the YAML's relative paths are relative to the recipe folder
-    try:
-        with open(yaml) as f:
-            hparams = load_hyperpyyaml(f, overrides)
-        return train, hparams, cwd
-    finally:
-        os.chdir(cwd)
-
-
 def measure(yaml, args):
-    overrides = {"batch_size": args.batch_size, "output_folder": f"/tmp/multitask_bench/{os.path.basename(yaml)}"}
-    train, hparams, _ = load_recipe(yaml, overrides)
-    os.chdir(RECIPE)
-    from lobes.multitask import WorkerHeads, build_workers
+    """Runs in the recipe folder (main changes into it): the YAML's relative paths start there."""
+    import train  # the recipe's glue: build_all_workers, dataio_prepare, MultitaskBrain
+    from lobes.multitask import WorkerHeads
 
-    workers = build_workers(hparams["workers_config"], hparams)
-    if hparams.get("selection_fragment") and os.path.exists(hparams["selection_fragment"]):
-        workers.update(build_workers(train.load_fragment(hparams["selection_fragment"],
-                                                         hparams["selection_inputs"]), hparams))
+    overrides = {"batch_size": args.batch_size, "output_folder": f"/tmp/multitask_bench/{os.path.basename(yaml)}"}
+    with open(yaml) as f:
+        hparams = load_hyperpyyaml(f, overrides)
+
+    workers = train.build_all_workers(hparams)
     datasets = train.dataio_prepare(hparams)
     loader = make_dataloader(datasets["train"], batch_size=args.batch_size, num_workers=args.num_workers,
                              shuffle=True)
@@ -101,7 +87,9 @@ def main(argv):
     parser.add_argument("--num_workers", type=int, default=2)
     parser.add_argument("--batches", type=int, default=10)
     args = parser.parse_args(argv)
-    rows = [measure(os.path.join(RECIPE, y), args) for y in args.yamls]
+    sys.path.insert(0, RECIPE)
+    os.chdir(RECIPE)
+    rows = [measure(y, args) for y in args.yamls]
     print(f"device {args.device}, precision {args.precision}, batch {args.batch_size} x 1 s crops, "
           f"{args.num_workers} loader workers, torch {torch.__version__}, {torch.get_num_threads()} threads")
     print("| YAML | workers | data only (s of audio/s) | model step only (s/s) | training (s/s) | model share |")

@@ -164,13 +164,9 @@ def load_fragment(path, inputs):
     return fragment["workers_config"]
 
 
-def main(argv):
-    hparams_file, run_opts, overrides = sb.parse_arguments(argv)
-    sb.utils.distributed.ddp_init_group(run_opts)
-    hparams = load_hparams(hparams_file, overrides)
-    sb.create_experiment_directory(hparams["output_folder"], hyperparams_to_save=hparams_file,
-                                   overrides=overrides)
-    workers = build_workers(hparams["workers_config"], hparams)  # before any data work: fails fast
+def build_all_workers(hparams):
+    """`workers_config` plus, when `selection_fragment` is set, the selection recipe's workers."""
+    workers = build_workers(hparams["workers_config"], hparams)
     if hparams.get("selection_fragment"):
         more = build_workers(load_fragment(hparams["selection_fragment"], hparams["selection_inputs"]), hparams)
         clash = set(more) & set(workers)
@@ -178,6 +174,16 @@ def main(argv):
             raise WorkerConfigError(f"workers {sorted(clash)} are in workers_config and in "
                                     f"{hparams['selection_fragment']}: rename or remove one of them")
         workers.update(more)
+    return workers
+
+
+def main(argv):
+    hparams_file, run_opts, overrides = sb.parse_arguments(argv)
+    sb.utils.distributed.ddp_init_group(run_opts)
+    hparams = load_hparams(hparams_file, overrides)
+    sb.create_experiment_directory(hparams["output_folder"], hyperparams_to_save=hparams_file,
+                                   overrides=overrides)
+    workers = build_all_workers(hparams)  # before any data work: fails fast
     if not hparams["skip_prep"]:
         run_on_main(hparams["prepare"])
     datasets = dataio_prepare(hparams)
