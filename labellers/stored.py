@@ -26,6 +26,11 @@ LLD_ALIASES = {
 }
 
 
+def alias_of(column, among=None):
+    """The registry alias of a stored column (only aliases in `among`, when given), else the column."""
+    return next((a for a, c in LLD_ALIASES.items() if c == column and (among is None or a in among)), column)
+
+
 @functools.lru_cache(maxsize=8)
 def _store(folder):
     return LLDStore(folder)

@@ -21,7 +21,7 @@ import sys
 from tqdm import tqdm
 
 import selection_outputs as out
-from labellers.stored import LLD_ALIASES
+from labellers.stored import LLD_ALIASES, alias_of
 from lobes.hsic import optimize_weights
 from lobes.hsic_layout import read_layout, stored_kernels
 
@@ -50,7 +50,7 @@ def main(argv):
     groups, features, ks, log_ls = read_layout(args.K_dir, args.L_dir)
     kernels = stored_kernels(ks, log_ls, features, original_centering=args.centering == "original")
     print(f"{len(groups)} groups, {len(features)} pseudo-labels: {', '.join(features)}")
-    names = [next((a for a, c in LLD_ALIASES.items() if c == f), f) for f in features]
+    names = [alias_of(f) for f in features]
 
     def report(step, loss, lam):
         if args.verbose and (step % 100 == 0 or step == 1):

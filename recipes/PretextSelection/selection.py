@@ -17,7 +17,7 @@ import selection_outputs as out
 from corpora.groups import log_mel_segments
 from corpora.manifest import write_json
 from labellers.lld_store import LLDStore, save_array
-from labellers.stored import LLD_ALIASES
+from labellers.stored import LLD_ALIASES, alias_of
 from lobes.hsic import GroupBuckets, cosine_kernel, gaussian_downsample, log_gaussian_kernel, optimize_weights
 from lobes.hsic_layout import k_path, write_group
 
@@ -106,7 +106,7 @@ def main(argv):
 
     folder = os.path.join(hparams["output_folder"], "matrices")
     build_seconds, built = build_matrices(hparams, groups, store, columns, cand_columns, folder)
-    names = [next((a for a, c in LLD_ALIASES.items() if c == col and a in cand_names), col) for col in columns]
+    names = [alias_of(col, cand_names) for col in columns]
     buckets, buckets_original = load_buckets(folder, groups, columns)
     ranking = rank(buckets, buckets_original, names, hparams["sigma"])
     ranking = [r for r in ranking if columns[names.index(r["label"])] in rank_columns]

@@ -105,6 +105,14 @@ workers_config:
     assert done.returncode != 0 and "add a top-level `f0_labeller:` key" in done.stdout + done.stderr
 
 
+def test_a_missing_selection_fragment_is_named(tiny_cv, tmp_path):
+    _, args = tiny_cv
+    done = _train(os.path.join(RECIPE, "hparams", "pretrain_selected.yaml"), tmp_path / "run", args,
+                  "--selection_fragment", tmp_path / "nowhere.yaml", check=False)
+    assert done.returncode != 0 and "nowhere.yaml not found: run recipes/PretextSelection/select.py" in \
+        done.stdout + done.stderr
+
+
 def test_resumes_after_kill_with_the_saved_optimizer_state(tiny_cv, tmp_path):
     base, args = tiny_cv
     out = tmp_path / "run"
