@@ -55,6 +55,35 @@ def centroid_accuracy(x_train, y_train, x_test, y_test):
     return accuracy, 1.0 / len(classes)
 
 
+def linear_probe_accuracy(x_train, y_train, x_test, y_test, l2=1e-3, max_iter=500):
+    """(accuracy, chance) of a multinomial logistic regression on features standardized on `x_train`.
+
+    Full-batch L-BFGS on the L2-regularized cross-entropy (a convex problem, so the result
+    does not depend on a seed); `l2` weighs the squared weights against the mean loss.
+    """
+    mean, std = x_train.mean(0), x_train.std(0) + 1e-6
+    classes = sorted(set(y_train))
+    index = {c: i for i, c in enumerate(classes)}
+    x = torch.as_tensor((x_train - mean) / std, dtype=torch.float64)
+    target = torch.tensor([index[c] for c in y_train])
+    linear = torch.nn.Linear(x.shape[1], len(classes)).double()
+    torch.nn.init.zeros_(linear.weight)
+    torch.nn.init.zeros_(linear.bias)
+    optimizer = torch.optim.LBFGS(linear.parameters(), max_iter=max_iter, line_search_fn="strong_wolfe")
+
+    def closure():
+        optimizer.zero_grad()
+        loss = torch.nn.functional.cross_entropy(linear(x), target) + l2 * linear.weight.pow(2).sum()
+        loss.backward()
+        return loss
+
+    optimizer.step(closure)
+    with torch.no_grad():
+        pred = linear(torch.as_tensor((x_test - mean) / std, dtype=torch.float64)).argmax(1).tolist()
+    accuracy = float(np.mean([classes[p] == y for p, y in zip(pred, y_test)]))
+    return accuracy, 1.0 / len(classes)
+
+
 def cosine_trial_eer(trials, wav_root):
     """EER (%) of cosine scoring of MFCC statistics on a VoxCeleb trial list."""
     from speechbrain.utils.metric_stats import EER

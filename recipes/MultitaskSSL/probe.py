@@ -3,9 +3,10 @@
 
     python probe.py PRETRAINED_ENCODER_DIR [--train_csv ...] [--test_csv ...] [--out probe.json]
 
-Nearest-centroid speaker identification (VoxCeleb1 identification split of the embedded
-corpus by default) with the pretrained encoder and with the same architecture at random
-initialization (seeded): pretraining should beat the random encoder.
+Speaker identification (VoxCeleb1 identification split of the embedded corpus by default)
+with two probes on the same features, nearest centroid and a linear (logistic regression)
+probe, for the pretrained encoder and for the same architecture at random initialization
+(several seeds: one random draw can be lucky). Pretraining should beat the random encoder.
 """
 
 import argparse
@@ -19,7 +20,7 @@ from tqdm import tqdm
 
 from corpora.audio import load_audio
 from corpora.manifest import read_csv, write_json
-from corpora.sanity import centroid_accuracy
+from corpora.sanity import centroid_accuracy, linear_probe_accuracy
 from lobes.pretraining import load_pretrained_encoder
 from lobes.workers import masked_mean
 
@@ -40,6 +41,29 @@ def random_twin(folder, seed=0):
         return load_hyperpyyaml(f)["encoder"].eval()
 
 
+PROBES = {"nearest centroid": centroid_accuracy, "linear": linear_probe_accuracy}
+
+
+def probe_encoder(encoder, train, test, label, max_seconds, name):
+    """{probe: accuracy} of one encoder, and the chance level."""
+    x_train = pooled_features(encoder, train, max_seconds, desc=f"{name}, train")
+    x_test = pooled_features(encoder, test, max_seconds, desc=f"{name}, test")
+    y_train, y_test = [r[label] for r in train], [r[label] for r in test]
+    scores = {probe: fn(x_train, y_train, x_test, y_test) for probe, fn in PROBES.items()}
+    return {probe: accuracy for probe, (accuracy, _) in scores.items()}, scores["linear"][1]
+
+
+def summarize(pretrained, randoms, seeds, chance):
+    """Per probe: the pretrained accuracy, each random seed's, their mean and whether pretraining wins."""
+    results = {"chance": chance, "random_seeds": list(seeds)}
+    for probe in PROBES:
+        random_scores = [r[probe] for r in randoms]
+        results[probe] = {"pretrained": pretrained[probe], "random init": random_scores,
+                          "random mean": float(np.mean(random_scores)),
+                          "beats random": bool(pretrained[probe] > max(random_scores))}
+    return results
+
+
 def main(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("encoder_dir")
@@ -47,19 +71,16 @@ def main(argv):
     parser.add_argument("--test_csv", default="../../results/prepared/embedded/voxceleb/iden_test.csv")
     parser.add_argument("--label", default="spk_id")
     parser.add_argument("--max_seconds", type=float, default=3.0)
+    parser.add_argument("--random_seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--out")
     args = parser.parse_args(argv)
     train, test = read_csv(args.train_csv), read_csv(args.test_csv)
-    results = {}
-    for name, encoder in (("pretrained", load_pretrained_encoder(args.encoder_dir)),
-                          ("random init", random_twin(args.encoder_dir))):
-        x_train = pooled_features(encoder, train, args.max_seconds, desc=f"{name}, train")
-        x_test = pooled_features(encoder, test, args.max_seconds, desc=f"{name}, test")
-        accuracy, chance = centroid_accuracy(x_train, [r[args.label] for r in train], x_test,
-                                             [r[args.label] for r in test])
-        results[name] = accuracy
-    results["chance"] = chance
-    print(json.dumps(results))
+    common = (train, test, args.label, args.max_seconds)
+    pretrained, chance = probe_encoder(load_pretrained_encoder(args.encoder_dir), *common, "pretrained")
+    randoms = [probe_encoder(random_twin(args.encoder_dir, seed), *common, f"random init {seed}")[0]
+               for seed in args.random_seeds]
+    results = summarize(pretrained, randoms, args.random_seeds, chance)
+    print(json.dumps(results, indent=1))
     if args.out:
         write_json(args.out, results)
 

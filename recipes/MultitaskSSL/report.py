@@ -14,14 +14,22 @@ import sys
 from corpora.manifest import write_text
 
 
+def _probe_cells(scores):
+    mark = " (beats random)" if scores["beats random"] else ""
+    return (f"{scores['pretrained']:.3f}{mark} | {scores['random mean']:.3f} "
+            f"({max(scores['random init']):.3f}) | ")
+
+
 def main(report_dir, *runs):
     os.makedirs(report_dir, exist_ok=True)
     lines = ["## Multitask self-supervised pretraining", "",
-             "Encoder (Fbank + CRDNN) pretrained on the Common Voice layout; representation check: speaker "
-             "identification on the VoxCeleb1 identification split, nearest centroid on frozen mean-pooled "
-             "features, against the same architecture with random weights.", "",
-             "| run | workers | epochs | first -> last valid loss | speaker ID, pretrained | random init | chance |",
-             "|---|---|---:|---|---:|---:|---:|"]
+             "Encoders pretrained on the Common Voice layout; representation check: speaker "
+             "identification on the VoxCeleb1 identification split, frozen mean-pooled features, nearest "
+             "centroid and linear probe, against the same architecture with random weights (mean over the "
+             "random seeds, best seed in brackets).", "",
+             "| run | workers | epochs | first -> last valid loss | centroid, pretrained | centroid, random "
+             "| linear, pretrained | linear, random | chance |",
+             "|---|---|---:|---|---:|---:|---:|---:|---:|"]
     images = []
     for run in runs:
         name = os.path.basename(os.path.normpath(run))
@@ -31,8 +39,9 @@ def main(report_dir, *runs):
         workers = sorted({r["name"][:-5] for r in history if r["name"].endswith("_loss")})
         probe = json.load(open(os.path.join(run, "probe.json")))
         lines.append(f"| {name} | {', '.join(workers)} | {rows[-1]['epoch']} | "
-                     f"{float(rows[0]['loss']):.3g} -> {float(rows[-1]['loss']):.3g} | {probe['pretrained']:.3f} | "
-                     f"{probe['random init']:.3f} | {probe['chance']:.3f} |")
+                     f"{float(rows[0]['loss']):.3g} -> {float(rows[-1]['loss']):.3g} | "
+                     + "".join(_probe_cells(probe[p]) for p in ("nearest centroid", "linear"))
+                     + f"{probe['chance']:.3f} |")
         image = f"multitask_{name}_losses.png"
         shutil.copyfile(os.path.join(run, "losses.png"), os.path.join(report_dir, image))
         images.append(f"![{name} losses]({image})")

@@ -1,6 +1,7 @@
 """Smoke tests of recipes/MultitaskSSL/train.py on the tiny Common Voice layout."""
 
 import csv
+import json
 import os
 import re
 import signal
@@ -11,6 +12,8 @@ import time
 import pytest
 import torch
 
+from corpora.manifest import read_csv
+from corpora.voxceleb import prepare_voxceleb
 from lobes.pretraining import load_pretrained_encoder
 
 RECIPES = os.path.join(os.path.dirname(__file__), "..", "..", "recipes")
@@ -56,6 +59,27 @@ def test_trains_logs_every_worker_and_exports_the_encoder(tiny_cv):
     assert (out / "losses.png").stat().st_size > 1000
     encoder = load_pretrained_encoder(str(out / "save" / "pretrained_encoder"))
     assert encoder(torch.randn(1, 16000)).shape == (1, 101, 128)
+
+
+def test_probe_scores_the_exported_encoder_against_random_twins(tiny_cv, tiny_corpus, tmp_path):
+    base, args = tiny_cv
+    out = base / "probe_run"
+    _train(ALPHARATIO, out, args, "--number_of_epochs", "1")
+    prepare_voxceleb(tiny_corpus[0] / "VoxCeleb/vox1", tmp_path)
+    speakers = {r["spk_id"] for r in read_csv(tmp_path / "iden_train.csv")}
+    done = subprocess.run([sys.executable, "probe.py", str(out / "save" / "pretrained_encoder"),
+                           "--train_csv", str(tmp_path / "iden_train.csv"), "--test_csv",
+                           str(tmp_path / "iden_test.csv"), "--max_seconds", "1", "--random_seeds", "0", "1",
+                           "--out", str(tmp_path / "probe.json")], cwd=RECIPE, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads((tmp_path / "probe.json").read_text())
+    assert result["chance"] == pytest.approx(1 / len(speakers)) and result["random_seeds"] == [0, 1]
+    for probe in ("nearest centroid", "linear"):
+        scores = result[probe]
+        assert len(scores["random init"]) == 2
+        # even one epoch of pretraining leaves speakers far above chance with either probe
+        assert min(scores["random init"] + [scores["pretrained"]]) > 2 * result["chance"]
+        assert scores["beats random"] == (scores["pretrained"] > max(scores["random init"]))
 
 
 def test_a_worker_added_by_yaml_only_and_a_user_labeller_class(tiny_cv, tmp_path):
