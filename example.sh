@@ -82,7 +82,7 @@ fi
 if run 6; then
     echo "== stage 6: multitask pretraining -> results/multitask_ssl/$(basename "$data")"
     runs=()
-    for experiment in alpharatio selected; do
+    for experiment in alpharatio selected pase; do
         out="$PWD/results/multitask_ssl/$(basename "$data")/$experiment"
         extra=()  # the selected workers: the sparsemax fragment of the ASR selection (stage 5)
         [ "$experiment" = selected ] && extra=(--selection_fragment \
