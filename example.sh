@@ -10,7 +10,8 @@
 #   3  describe the corpus and sanity-check it (results/report/01_corpus.md)
 #   4  OpenSMILE pseudo-labels of the Common Voice, LibriSpeech and VoxCeleb layouts (recipes/PseudoLabels)
 #   5  pretext-task selection for ASR (word groups) and speakers (recipes/PretextSelection)
-#   6  multitask pretraining on the Common Voice layout: alphaRatio worker, selected workers (recipes/MultitaskSSL)
+#   6  multitask pretraining on the Common Voice layout: alphaRatio worker, selected workers, PASE workers,
+#      each probed on speaker identification against random weights (recipes/MultitaskSSL)
 #   9  assemble results/REPORT.md
 set -euo pipefail
 cd "$(dirname "$0")"
