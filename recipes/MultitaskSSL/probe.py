@@ -44,6 +44,16 @@ def random_twin(folder, seed=0):
 PROBES = {"nearest centroid": centroid_accuracy, "linear": linear_probe_accuracy}
 
 
+def labelled_rows(path, label):
+    """The manifest's rows, or a SystemExit naming the file when it is empty or lacks the `label` column."""
+    rows = read_csv(path)
+    if not rows:
+        sys.exit(f"{path} has no rows: the probe needs a manifest of labelled utterances")
+    if label not in rows[0]:
+        sys.exit(f"{path} has no column {label!r} (columns: {', '.join(rows[0])}); pass --label with one of them")
+    return rows
+
+
 def probe_encoder(encoder, train, test, label, max_seconds, name):
     """{probe: accuracy} of one encoder, and the chance level."""
     x_train = pooled_features(encoder, train, max_seconds, desc=f"{name}, train")
@@ -74,7 +84,7 @@ def main(argv):
     parser.add_argument("--random_seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--out")
     args = parser.parse_args(argv)
-    train, test = read_csv(args.train_csv), read_csv(args.test_csv)
+    train, test = labelled_rows(args.train_csv, args.label), labelled_rows(args.test_csv, args.label)
     common = (train, test, args.label, args.max_seconds)
     pretrained, chance = probe_encoder(load_pretrained_encoder(args.encoder_dir), *common, "pretrained")
     randoms = [probe_encoder(random_twin(args.encoder_dir, seed), *common, f"random init {seed}")[0]

@@ -80,6 +80,12 @@ def test_probe_scores_the_exported_encoder_against_random_twins(tiny_cv, tiny_co
         # even one epoch of pretraining leaves speakers far above chance with either probe
         assert min(scores["random init"] + [scores["pretrained"]]) > 2 * result["chance"]
         assert scores["beats random"] == (scores["pretrained"] > max(scores["random init"]))
+    wrong_label = subprocess.run([sys.executable, "probe.py", str(out / "save" / "pretrained_encoder"),
+                                  "--train_csv", str(tmp_path / "iden_train.csv"), "--test_csv",
+                                  str(tmp_path / "iden_test.csv"), "--label", "speaker"],
+                                 cwd=RECIPE, capture_output=True, text=True)
+    assert wrong_label.returncode != 0
+    assert "iden_train.csv has no column 'speaker'" in wrong_label.stderr and "spk_id" in wrong_label.stderr
 
 
 def test_a_worker_added_by_yaml_only_and_a_user_labeller_class(tiny_cv, tmp_path):
