@@ -24,7 +24,9 @@ from corpora.embedded import speech_layouts as sl
 from corpora.embedded import task_layouts as tl
 from corpora.embedded.voices import SAMPLE_RATE, make_speakers
 
-GENERATOR_VERSION = 1
+# 2: trial lists hold every pair of the validation/test utterances (audio unchanged since 1)
+GENERATOR_VERSION = 2
+SAME_AUDIO_SINCE = 1
 
 LAYOUTS = {
     "librispeech": (sl.plan_librispeech, sl.index_librispeech),
@@ -126,8 +128,11 @@ def make_embedded(root, size="tiny", seed=0, num_workers=None):
             done = json.load(f)
         if done["options"] == options:
             return done["summary"]
-        raise RuntimeError(f"{root} already holds an embedded corpus made with {done['options']}, "
-                           f"not {options}; pick another folder or delete {root}")
+        older = dict(done["options"], version=GENERATOR_VERSION)
+        if not (older == options and done["options"]["version"] >= SAME_AUDIO_SINCE):
+            raise RuntimeError(f"{root} already holds an embedded corpus made with {done['options']}, "
+                               f"not {options}; pick another folder or delete {root}")
+        # same audio, newer annotation files: the rendering below reuses every file
     jobs = plan_corpus(size, seed)
     flat = [(root, j) for layout_jobs in jobs.values() for j in layout_jobs]
     num_workers = num_workers or os.cpu_count() or 1

@@ -15,6 +15,7 @@ Columns: ID, duration, wav, spk_id.
 """
 
 import glob
+import hashlib
 import logging
 import os
 import shutil
@@ -53,6 +54,17 @@ def _scan(root):
     return rels
 
 
+def _digests(data_folder, names):
+    """{trial list: sha1 of its content}: an edited or regenerated list invalidates the manifests."""
+    digests = {}
+    for name in names:
+        path = os.path.join(data_folder, name)
+        if os.path.exists(path):
+            with open(path, "rb") as f:
+                digests[name] = hashlib.sha1(f.read()).hexdigest()
+    return digests
+
+
 def prepare_voxceleb(data_folder, save_folder, verification_file="veri_test2.txt",
                      validation_file="veri_val.txt", vox2_folder=None, validate_audio=True,
                      strict=False, skip_prep=False):
@@ -61,7 +73,8 @@ def prepare_voxceleb(data_folder, save_folder, verification_file="veri_test2.txt
         return
     options = dict(data_folder=os.path.abspath(data_folder), verification_file=verification_file,
                    validation_file=validation_file, validate_audio=validate_audio,
-                   vox2_folder=os.path.abspath(vox2_folder) if vox2_folder else None)
+                   vox2_folder=os.path.abspath(vox2_folder) if vox2_folder else None,
+                   trial_lists=_digests(data_folder, (verification_file, validation_file)))
     outputs = [os.path.join(save_folder, f) for f in ("train.csv", "test.csv", "test_trials.txt")]
     if already_prepared(save_folder, "voxceleb", options, outputs):
         return

@@ -83,13 +83,17 @@ def test_word_alignments_match_the_transcripts(tiny_corpus):
     assert checked == sum(n * c * u for n, c, u in SIZES["tiny"]["librispeech"].values())
 
 
-def test_trial_lists_are_balanced_and_refer_to_existing_files(tiny_corpus):
+def test_trial_lists_hold_every_pair_and_refer_to_existing_files(tiny_corpus):
     root, _ = tiny_corpus
-    for name in ("veri_test2.txt", "veri_val.txt"):
+    vox = SIZES["tiny"]["voxceleb"]
+    per_spk = vox["videos"] * vox["utts"]
+    for name, role in (("veri_test2.txt", "test"), ("veri_val.txt", "val")):
         lines = (root / "VoxCeleb/vox1" / name).read_text().split("\n")
         trials = [line.split() for line in lines if line]
         labels = Counter(t[0] for t in trials)
-        assert labels["1"] == labels["0"] > 0
+        n = vox[role] * per_spk
+        assert len(trials) == n * (n - 1) // 2 == len({frozenset(t[1:]) for t in trials})
+        assert labels["1"] == vox[role] * per_spk * (per_spk - 1) // 2
         for label, a, b in trials:
             assert (root / "VoxCeleb/vox1/wav" / a).is_file() and (root / "VoxCeleb/vox1/wav" / b).is_file()
             assert (a.split("/")[0] == b.split("/")[0]) == (label == "1")

@@ -63,7 +63,7 @@ def test_voxceleb(prepared):
     vox2 = read_csv(out / "vox" / "vox2_train.csv")
     assert len(vox2) == vox["vox2"] * vox["vox2_videos"] * vox["vox2_utts"]
     trials = (out / "vox" / "test_trials.txt").read_text().split("\n")
-    assert sum(t.startswith("1 ") for t in trials) == sum(t.startswith("0 ") for t in trials) > 0
+    assert 0 < sum(t.startswith("1 ") for t in trials) < sum(t.startswith("0 ") for t in trials)
 
 
 def test_common_voice(prepared):
@@ -161,3 +161,14 @@ def test_malformed_trial_list_names_file_and_line(tiny_corpus, tmp_path):
         f.write("yes id1/a.wav\n")
     with pytest.raises(PrepareError, match=r"veri_test2.txt:\d+: expected"):
         prepare_voxceleb(layout, tmp_path / "out")
+
+
+def test_an_edited_trial_list_is_prepared_again(tiny_corpus, tmp_path):
+    root, _ = tiny_corpus
+    layout = tmp_path / "vox1"
+    shutil.copytree(root / "VoxCeleb/vox1", layout)
+    prepare_voxceleb(layout, tmp_path / "out")
+    kept = (layout / "veri_test2.txt").read_text().splitlines()[:7]
+    (layout / "veri_test2.txt").write_text("\n".join(kept) + "\n")
+    prepare_voxceleb(layout, tmp_path / "out")
+    assert (tmp_path / "out" / "test_trials.txt").read_text().splitlines() == kept
