@@ -1,0 +1,46 @@
+"""recipes/Downstream/compare.py and the speaker-ID recipe on the tiny corpus; the table's cells."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from corpora.manifest import read_csv
+
+DOWNSTREAM = os.path.join(os.path.dirname(__file__), "..", "..", "recipes", "Downstream")
+sys.path.insert(0, DOWNSTREAM)
+from comparison_table import cell, markdown_table  # noqa: E402
+
+
+def test_cells_are_mean_and_sample_std_over_seeds_or_the_single_run_interval():
+    assert cell({0: {"wer": 10.0}, 1: {"wer": 14.0}}, "wer") == "12.0 ± 2.8"  # std of (10, 14) = sqrt(8)
+    assert cell({0: {"eer": 3.25, "ci": [2.5, 4.0]}}, "eer", "ci") == "3.2 [2.5, 4.0]"
+    assert cell({0: {"acc": 0.5}, 1: {"failed": "exit 1"}}, "acc") == "0.500 (1 failed)"
+    assert cell({0: {"failed": "exit 1"}}, "acc") == "failed"
+    table = markdown_table({"speaker_id": {"a": {0: {"accuracy": 0.9, "train_seconds": 90}}}}, ["a"],
+                           ["speaker_id"])
+    assert table.splitlines()[2] == "| a | 0.900 | 1.5 |"
+
+
+def test_compare_runs_every_encoder_reports_a_failure_and_resumes(tiny_corpus, tmp_path):
+    root, _ = tiny_corpus
+    out = tmp_path / "compare"
+    cmd = [sys.executable, "compare.py", "--encoders", "mfcc", f"broken=pretrained:{tmp_path / 'nowhere'}",
+           "--tasks", "speaker_id", "--settings", "debug", "--data", str(root), "--prepared", str(tmp_path / "prep"),
+           "--out", str(out), "--report", str(tmp_path / "report"), "--extra", "speaker_id:--n_speakers=15",
+           "speaker_id:--batch_size=8"]
+    done = subprocess.run(cmd, cwd=DOWNSTREAM, capture_output=True, text=True)
+    assert done.returncode == 0, (done.stdout[-3000:], done.stderr[-3000:])
+    speakers = {r["spk_id"] for r in read_csv(tmp_path / "prep" / "voxceleb" / "iden_train.csv")}
+    assert len(speakers) == 15
+    metrics = json.loads((out / "speaker_id" / "mfcc" / "0" / "metrics.json").read_text())
+    assert metrics["encoder"] == "mfcc" and 0 <= metrics["accuracy"] <= 1 and metrics["chance"] == pytest.approx(1 / 15)
+    table = (out / "compare.md").read_text()
+    assert "| broken | failed |" in table and "| mfcc | " in table
+    assert "does not exist" in (out / "speaker_id" / "broken" / "0" / "compare_log.txt").read_text()
+    assert (tmp_path / "report" / "07_downstream.md").exists() and (out / "compare.png").stat().st_size > 1000
+    # a second call reuses the finished run
+    again = subprocess.run(cmd, cwd=DOWNSTREAM, capture_output=True, text=True)
+    assert "speaker_id / mfcc" not in again.stdout and "speaker_id / broken" in again.stdout
