@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# OpenSMILE pseudo-labels of the embedded Common Voice, LibriSpeech and VoxCeleb layouts, from a fresh clone.
+#
+#   bash example.sh                    # small corpus (data/embedded)
+#   bash example.sh --size tiny        # tiny corpus, about a minute
+#
+# Builds the corpus and its manifests if missing, extracts the LLDs of the three layouts (a rerun skips
+# finished utterances) and writes the report fragment results/report/02_pseudo_labels.md.
+# Outputs: results/pseudo_labels/<corpus> (Common Voice, read by recipes/MultitaskSSL) and
+# results/pseudo_labels/<corpus>_{librispeech,voxceleb} (read by recipes/PretextSelection).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root="$PWD"
+
+usage="[--size tiny|small] [--seed S]"
+. tools/embedded_paths.sh
+while [ $# -gt 0 ]; do
+    embedded_option "$@" && shift 2 && continue
+    embedded_usage "$1"
+done
+embedded_paths
+embedded_env
+
+labels="$root/results/pseudo_labels/$name"
+echo "== pseudo-labels of Common Voice -> $labels"
+cd recipes/PseudoLabels
+python extract.py hparams/extract.yaml \
+    --data_folder "$root/$data/CommonVoice/en" --prepare_folder "$root/$prepared/common_voice" \
+    --output_folder "$labels" --num_workers "$(nproc)"
+python report.py "$labels" "$root/$report"
+for corpus in librispeech:LibriSpeech voxceleb:VoxCeleb/vox1; do
+    layout=${corpus%%:*}
+    echo "== pseudo-labels of $layout -> ${labels}_$layout"
+    python extract.py "hparams/extract_$layout.yaml" \
+        --data_folder "$root/$data/${corpus#*:}" --prepare_folder "$root/$prepared/$layout" \
+        --output_folder "${labels}_$layout" --num_workers "$(nproc)"
+done
+
+echo "Pseudo-labels: results/pseudo_labels/$name (Common Voice), results/pseudo_labels/${name}_librispeech,"
+echo "results/pseudo_labels/${name}_voxceleb; report fragment: $report/02_pseudo_labels.md"

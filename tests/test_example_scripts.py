@@ -1,0 +1,71 @@
+"""The example.sh scripts: valid bash, a usage message on a bad option, and the corpus paths they share.
+
+Nothing here trains or builds a corpus: a bad option must stop a script before the venv or any data work.
+"""
+
+import glob
+import os
+import subprocess
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RECIPE_SCRIPTS = sorted(glob.glob(os.path.join(REPO, "recipes", "**", "example.sh"), recursive=True))
+ALL_SCRIPTS = [os.path.join(REPO, "example.sh")] + RECIPE_SCRIPTS
+
+
+def _bash(*args, cwd=REPO):
+    return subprocess.run(["bash", *args], cwd=cwd, capture_output=True, text=True, timeout=30)
+
+
+def test_every_recipe_with_a_runner_has_an_example_script():
+    """The three recipes that run on the embedded corpus each have an example.sh."""
+    names = {os.path.basename(os.path.dirname(p)) for p in RECIPE_SCRIPTS}
+    assert {"PseudoLabels", "PretextSelection", "MultitaskSSL"} <= names
+
+
+@pytest.mark.parametrize("script", ALL_SCRIPTS, ids=lambda p: os.path.relpath(p, REPO))
+def test_script_is_valid_bash(script):
+    result = _bash("-n", script)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("script", RECIPE_SCRIPTS, ids=lambda p: os.path.relpath(p, REPO))
+@pytest.mark.parametrize("args", [["--no_such_option"], ["--seed"], ["--size", "--seed", "1"]],
+                         ids=["unknown", "missing-value", "option-as-value"])
+def test_recipe_script_rejects_bad_options(script, args, tmp_path):
+    """Exit status 2 with the usage line, from any working folder, before the venv step (which prints)."""
+    result = _bash(script, *args, cwd=tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "usage: bash" in result.stderr and "--size tiny|small" in result.stderr
+    assert args[0] in result.stderr
+    assert result.stdout == ""
+
+
+def test_multitask_script_rejects_an_unknown_experiment():
+    result = _bash(os.path.join(REPO, "recipes", "MultitaskSSL", "example.sh"), "--experiments", "alpharatio nope")
+    assert result.returncode == 2
+    assert "pretrain_nope.yaml" in result.stderr and "usage: bash" in result.stderr
+
+
+@pytest.mark.parametrize("script", RECIPE_SCRIPTS, ids=lambda p: os.path.relpath(p, REPO))
+def test_recipe_script_help(script):
+    result = _bash(script, "--help")
+    assert result.returncode == 0 and result.stdout.startswith("usage: bash")
+
+
+@pytest.mark.parametrize("options, name", [
+    ([], "embedded"),                                   # the default corpus the READMEs cite
+    (["--size", "small"], "embedded"),
+    (["--size", "small", "--seed", "3"], "embedded_small_seed3"),
+    (["--size", "tiny"], "embedded_tiny_seed0"),
+    (["--seed", "2", "--size", "tiny"], "embedded_tiny_seed2"),
+])
+def test_corpus_paths(options, name):
+    """--size/--seed map to the data, manifest and report folders every script reads and writes."""
+    snippet = ('usage=x; . tools/embedded_paths.sh; '
+               'while [ $# -gt 0 ]; do embedded_option "$@" && shift 2 && continue; embedded_usage "$1"; done; '
+               'embedded_paths; echo "$name $data $prepared $report"')
+    result = _bash("-euc", snippet, "paths", *options)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [name, f"data/{name}", f"results/prepared/{name}", "results/report"]

@@ -1,0 +1,72 @@
+# Shared by the example.sh scripts (root and recipes): the --size/--seed options, the
+# corpus and result paths they map to, the venv and the corpus itself. Source it from
+# the repository root:
+#
+#     usage="[--size tiny|small] [--seed S] [--epochs E]"   # shown on a bad option
+#     . tools/embedded_paths.sh
+#     while [ $# -gt 0 ]; do
+#         embedded_option "$@" && shift 2 && continue
+#         case "$1" in
+#             --epochs) epochs="$(option_value "$@")"; shift 2 ;;
+#             *) embedded_usage "$1" ;;
+#         esac
+#     done
+#     embedded_paths    # sets name, data, prepared, report
+#     embedded_env      # venv, corpus and manifests (each skips itself when up to date)
+#
+# Every script derives its paths here, so the root pipeline and the recipes read and
+# write the same folders.
+
+size=small
+seed=0
+
+# Prints the usage line (and the bad option, if any) and exits: 0 for --help, 2 otherwise.
+embedded_usage() {
+    case "$1" in
+        -h|--help) echo "usage: bash $0 $usage"; exit 0 ;;
+    esac
+    echo "$0: unknown option or missing value: $1" >&2
+    echo "usage: bash $0 $usage" >&2
+    exit 2
+}
+
+# The value after an option (`option_value "$@"` with the option in $1); a usage error if it is missing.
+option_value() {
+    if [ $# -lt 2 ] || [ -z "$2" ] || [ "${2#--}" != "$2" ]; then
+        embedded_usage "$1"
+    fi
+    echo "$2"
+}
+
+# Handles --size and --seed (status 0, the caller shifts 2) and --help (prints the usage and exits);
+# status 1 for any other option.
+embedded_option() {
+    case "$1" in
+        -h|--help) embedded_usage "$1" ;;
+        --size) size="$(option_value "$@")" || exit 2 ;;
+        --seed) seed="$(option_value "$@")" || exit 2 ;;
+        *) return 1 ;;
+    esac
+}
+
+# The default corpus (small, seed 0) is data/embedded; any other is data/embedded_<size>_seed<seed>,
+# so a quick tiny run never touches the default corpus or its results. Report fragments always go
+# to results/report, which tools/make_report.py assembles into results/REPORT.md.
+embedded_paths() {
+    if [ "$size" = small ] && [ "$seed" = 0 ]; then
+        name=embedded
+    else
+        name="embedded_${size}_seed${seed}"
+    fi
+    data="data/$name"
+    prepared="results/prepared/$name"
+    report=results/report
+}
+
+# Activates the venv (creating it on a fresh clone) and builds the corpus and its manifests if missing.
+embedded_env() {
+    . tools/ensure_venv.sh || exit 1
+    echo "== embedded corpus -> $data, manifests -> $prepared (skipped when up to date)"
+    python -m corpora.make_embedded "$data" --size "$size" --seed "$seed"
+    python -m corpora.prepare_embedded "$data" "$prepared"
+}
