@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Speaker verification on the embedded VoxCeleb layout, from a fresh clone: trains the x-vector (or ECAPA)
+# on the chosen encoder's features, then scores the test trials once with cosine and PLDA.
+#
+#   bash example.sh                                      # Fbank x-vector, recipe defaults
+#   bash example.sh --encoder mfcc --number_of_epochs 5  # any other option goes to train.py as an override
+#   bash example.sh --yaml ecapa --encoder pretrained:results/multitask_ssl/embedded/selected/save/pretrained_encoder
+#   bash example.sh --size tiny --number_of_epochs 1     # a quick check on the tiny corpus
+#
+# --size/--seed choose the embedded corpus (as in the other example.sh scripts); the training seed is
+# --train_seed. Builds the corpus if it is missing; training resumes from its checkpoints on a rerun.
+# Outputs: results/downstream/speaker_verification/<corpus>/<yaml>_<encoder>/<train_seed>/ (metrics.json,
+# scores_test_{cosine,plda}.txt, det_test.png, train_log.txt).
+set -euo pipefail
+cd "$(dirname "$0")/../../.."
+root="$PWD"
+
+yaml=xvector
+encoder=fbank
+train_seed=1986
+overrides=()
+usage="[--size tiny|small] [--seed S] [--yaml xvector|ecapa] [--encoder SPEC] [--train_seed N] [--<key> [<value>] ...]"
+. tools/embedded_paths.sh
+while [ $# -gt 0 ]; do
+    embedded_option "$@" && shift 2 && continue
+    case "$1" in
+        -h|--help) embedded_usage "$1" ;;
+        --yaml) yaml="$(option_value "$@")"; shift 2 ;;
+        --encoder) encoder="$(option_value "$@")"; shift 2 ;;
+        --train_seed) train_seed="$(option_value "$@")"; shift 2 ;;
+        --*)  # an override for train.py: `--key value`, or a flag such as --noprogressbar
+            if [ $# -ge 2 ] && [ "${2#--}" = "$2" ]; then overrides+=("$1" "$2"); shift 2
+            else overrides+=("$1"); shift; fi ;;
+        *) embedded_usage "$1" ;;
+    esac
+done
+[ -f "recipes/Downstream/SpeakerVerification/hparams/$yaml.yaml" ] \
+    || embedded_usage "--yaml $yaml (no recipes/Downstream/SpeakerVerification/hparams/$yaml.yaml)"
+embedded_paths
+
+. tools/ensure_venv.sh
+if [ ! -f "$data/VoxCeleb/vox1/veri_test2.txt" ]; then
+    echo "== embedded corpus -> $data"
+    python -m corpora.make_embedded "$data" --size "$size" --seed "$seed"
+fi
+# a pretrained:/random: folder given relative to the repository root
+case "$encoder" in
+    pretrained:/*|random:/*|wav2vec2:/*|fbank|mfcc) ;;
+    *:*) encoder="${encoder%%:*}:$root/${encoder#*:}" ;;
+esac
+
+base="$root/results/downstream/speaker_verification/$name"
+tag="$(echo "${encoder/$root\//}" | tr -c 'A-Za-z0-9_.\n-' '_')"  # e.g. pretrained_results_multitask_ssl_..._encoder
+out="$base/${yaml}_$tag/$train_seed"
+echo "== speaker verification ($yaml on $encoder) -> $out"
+(cd recipes/Downstream/SpeakerVerification && python train.py "hparams/$yaml.yaml" --encoder "$encoder" \
+    --seed "$train_seed" --data_folder "$root/$data/VoxCeleb/vox1" --prepare_folder "$base/prepared" \
+    --output_folder "$out" "${overrides[@]}")
+
+echo "Speaker verification: $out/metrics.json (EER, CI, minDCF for cosine and PLDA),"
+echo "$out/det_test.png, scores in $out/scores_test_{cosine,plda}.txt"
