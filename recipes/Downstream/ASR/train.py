@@ -1,0 +1,208 @@
+#!/usr/bin/env python3
+"""Downstream ASR: any upstream encoder + a conv/BiLSTM head trained with CTC (LibriSpeech layout).
+
+    python train.py hparams/ctc.yaml
+    python train.py hparams/ctc.yaml --encoder mfcc --number_of_epochs 6
+    python train.py hparams/ctc.yaml --encoder pretrained:<folder> --device cuda:0 --precision bf16
+    torchrun --nproc_per_node=2 train.py hparams/ctc.yaml
+
+The upstream (frozen unless `freeze_encoder: False`) gives frames, which are normalized with
+global statistics and SpecAugment-masked in training; the head predicts SentencePiece unigram
+tokens (trained once per `tokenizer_folder` on the training transcripts). Every epoch is
+scored by its greedy dev WER, which picks the checkpoint kept. At the end the best checkpoint
+decodes dev and test with greedy and prefix beam search; the decoder better on dev gives the
+reported test WER. Outputs in `<output_folder>`: `wer_test.txt` (per-utterance alignments of
+the chosen decoder), `wer_test_greedy.txt`, `wer_test_beam.txt`, `metrics.json`.
+"""
+
+import logging
+import os
+import sys
+import time
+
+import speechbrain as sb
+import torch
+from hyperpyyaml import load_hyperpyyaml
+from speechbrain.dataio.dataset import DynamicItemDataset
+from speechbrain.decoders.ctc import ctc_greedy_decode
+from speechbrain.utils.distributed import if_main_process, run_on_main
+
+from corpora.audio import load_audio
+from corpora.manifest import write_json, write_text
+from lobes.asr import ErrorRates
+from lobes.upstream import optimizer_groups, prepare_upstream, recoverables
+
+logger = logging.getLogger(__name__)
+DECODERS = ("greedy", "beam")
+
+
+class ASRBrain(sb.Brain):
+    """Upstream -> global normalization -> (SpecAugment) -> CTC head."""
+
+    def compute_forward(self, batch, stage):
+        batch = batch.to(self.device)
+        wavs, wav_lens = batch.sig
+        feats = self.modules.upstream(wavs, wav_lens)
+        feats = self.modules.normalize(feats, wav_lens, epoch=self.hparams.epoch_counter.current)
+        if stage == sb.Stage.TRAIN:
+            feats, _ = self.hparams.fea_augment(feats, wav_lens)
+        return self.modules.head(feats), wav_lens
+
+    def compute_objectives(self, predictions, batch, stage):
+        log_probs, lens = predictions
+        tokens, token_lens = batch.tokens
+        loss = sb.nnet.losses.ctc_loss(log_probs.float(), tokens, lens, token_lens, self.hparams.blank_index)
+        if stage != sb.Stage.TRAIN:
+            refs = list(batch.wrd)
+            for name, rates in self.error_rates.items():
+                rates.append(batch.id, self.decode(name, log_probs.float(), lens), refs)
+        return loss
+
+    def decode(self, name, log_probs, lens):
+        """Word strings of a batch, by greedy decoding or prefix beam search."""
+        if name == "greedy":
+            return [self.tokenizer.sp.decode_ids(ids) for ids in
+                    ctc_greedy_decode(log_probs, lens, blank_id=self.hparams.blank_index)]
+        return [hyps[0].text for hyps in self.beam_searcher(log_probs, lens)]
+
+    def init_optimizers(self):
+        """Adam over the head (and a fine-tuned upstream at `encoder_lr`), checkpointed."""
+        self.optimizer = self.opt_class(optimizer_groups(self.modules.upstream, [self.modules.head],
+                                                         self.hparams.encoder_lr))
+        self.optimizers_dict = {"opt_class": self.optimizer}
+        if self.checkpointer is not None:
+            self.checkpointer.add_recoverable("optimizer", self.optimizer)
+
+    def on_stage_start(self, stage, epoch=None):
+        # Validation decodes greedily; the final dev/test passes (TEST stage) use both decoders.
+        self.error_rates = {name: ErrorRates() for name in (DECODERS if stage == sb.Stage.TEST else ["greedy"])}
+        if stage == sb.Stage.TRAIN:
+            self.epoch_start = time.time()
+
+    def on_stage_end(self, stage, stage_loss, epoch=None):
+        if stage == sb.Stage.TRAIN:
+            self.train_stats = {"loss": stage_loss, "seconds": round(time.time() - self.epoch_start, 1)}
+            return
+        scores = {name: rates.summarize() for name, rates in self.error_rates.items()}
+        if stage == sb.Stage.VALID:
+            stats = {"loss": stage_loss, **scores["greedy"]}
+            old_lr, new_lr = self.hparams.lr_annealing(stage_loss)
+            for group in self.optimizer.param_groups:  # keeps the encoder/head ratio
+                group["lr"] *= new_lr / old_lr
+            # Saved before it is logged: an epoch in train_log.txt is an epoch a killed run resumes after.
+            self.checkpointer.save_and_keep_only(meta={"WER": stats["WER"]}, min_keys=["WER"],
+                                                 num_to_keep=self.hparams.num_ckpts_keep)
+            self.hparams.train_logger.log_stats(stats_meta={"epoch": epoch, "lr": old_lr},
+                                                train_stats=self.train_stats, valid_stats=stats)
+            return
+        self.final_scores = {"loss": stage_loss, **scores}
+        self.hparams.train_logger.log_stats(stats_meta={f"{self.eval_name}, best checkpoint": ""},
+                                            test_stats={f"{n}_{k}": v for n, s in scores.items()
+                                                        for k, v in s.items()})
+        if if_main_process():
+            for name, rates in self.error_rates.items():
+                rates.write(os.path.join(self.hparams.output_folder, f"wer_{self.eval_name}_{name}.txt"))
+
+    def score(self, name, dataset, loader_kwargs):
+        """{"greedy": {"WER", "CER"}, "beam": {...}} of the best checkpoint (lowest dev WER) on `dataset`."""
+        self.eval_name = name
+        self.evaluate(dataset, min_key="WER", test_loader_kwargs=loader_kwargs)
+        return {d: self.final_scores[d] for d in DECODERS}
+
+
+def dataio_prepare(hparams, tokenizer):
+    """Train/valid/test datasets: signal and the transcript's token ids."""
+    rate = hparams["sample_rate"]
+
+    @sb.utils.data_pipeline.takes("wav")
+    @sb.utils.data_pipeline.provides("sig")
+    def audio_pipeline(wav):
+        return load_audio(wav, rate)
+
+    @sb.utils.data_pipeline.takes("wrd")
+    @sb.utils.data_pipeline.provides("wrd", "tokens")
+    def text_pipeline(wrd):
+        yield wrd
+        yield torch.LongTensor(tokenizer.sp.encode_as_ids(wrd))
+
+    datasets = {}
+    for split in ("train", "valid", "test"):
+        data = DynamicItemDataset.from_csv(csv_path=hparams[f"{split}_csv"])
+        data.add_dynamic_item(audio_pipeline)
+        data.add_dynamic_item(text_pipeline)
+        data.set_output_keys(["id", "sig", "wrd", "tokens"])
+        if split == "train":
+            keep = {"duration": hparams["max_train_seconds"]}
+            if hparams["sorting"] in ("ascending", "descending"):
+                data = data.filtered_sorted(sort_key="duration", reverse=hparams["sorting"] == "descending",
+                                            key_max_value=keep)
+            else:
+                data = data.filtered_sorted(key_max_value=keep)
+        else:  # sorted: less padding, and decoding does not depend on the batch order
+            data = data.filtered_sorted(sort_key="duration")
+        datasets[split] = data
+    return datasets
+
+
+def load_tokenizer(hparams):
+    """The SentencePiece model of `tokenizer_folder`, trained there first if absent."""
+    try:
+        return hparams["tokenizer"]()
+    except RuntimeError as err:  # sentencepiece reports an impossible vocabulary size this way
+        raise RuntimeError(f"training the tokenizer on {hparams['train_csv']} with vocab_size="
+                           f"{hparams['vocab_size']} failed ({err}); set --vocab_size to at most the value "
+                           "named above (small corpora have few distinct word pieces)") from None
+
+
+def main(argv):
+    hparams_file, run_opts, overrides = sb.parse_arguments(argv)
+    sb.utils.distributed.ddp_init_group(run_opts)
+    with open(hparams_file) as fin:
+        hparams = load_hyperpyyaml(fin, overrides)
+    sb.create_experiment_directory(hparams["output_folder"], hyperparams_to_save=hparams_file,
+                                   overrides=overrides)
+    if not hparams["skip_prep"]:
+        run_on_main(hparams["prepare"])
+    tokenizer = load_tokenizer(hparams)
+    datasets = dataio_prepare(hparams, tokenizer)
+    upstream = prepare_upstream(hparams["upstream"], hparams["train_csv"], seed=hparams["seed"])
+    hparams["checkpointer"].add_recoverables(recoverables(upstream))
+
+    brain = ASRBrain(modules=hparams["modules"], opt_class=hparams["opt_class"], hparams=hparams,
+                     run_opts=run_opts, checkpointer=hparams["checkpointer"])
+    brain.tokenizer = tokenizer
+    vocab = [tokenizer.sp.id_to_piece(i) for i in range(tokenizer.sp.vocab_size())]
+    brain.beam_searcher = hparams["beam_search"](vocab_list=vocab)
+
+    train_loader = dict(hparams["dataloader_options"], shuffle=hparams["sorting"] == "random")
+    start = time.time()
+    brain.fit(hparams["epoch_counter"], datasets["train"], datasets["valid"], train_loader_kwargs=train_loader,
+              valid_loader_kwargs=hparams["valid_dataloader_options"])
+    train_seconds = time.time() - start
+    epochs = hparams["epoch_counter"].current  # before evaluate() loads the best checkpoint, counter included
+
+    loader = hparams["valid_dataloader_options"]
+    dev = brain.score("dev", datasets["valid"], loader)
+    test = brain.score("test", datasets["test"], loader)
+    if not if_main_process():
+        return
+    # The decoder is chosen on dev (ties go to greedy, the cheaper one), never on test.
+    chosen = min(DECODERS, key=lambda d: (dev[d]["WER"], DECODERS.index(d)))
+    out = hparams["output_folder"]
+    with open(os.path.join(out, f"wer_test_{chosen}.txt"), encoding="utf-8") as f:
+        write_text(os.path.join(out, "wer_test.txt"), f.read())
+    metrics = {"wer": test[chosen]["WER"], "cer": test[chosen]["CER"], "decoder": chosen,
+               "wer_greedy": test["greedy"]["WER"], "wer_beam": test["beam"]["WER"],
+               "cer_greedy": test["greedy"]["CER"], "cer_beam": test["beam"]["CER"],
+               "dev_wer": dev[chosen]["WER"], "dev_cer": dev[chosen]["CER"],
+               "dev_wer_greedy": dev["greedy"]["WER"], "dev_wer_beam": dev["beam"]["WER"],
+               "encoder": str(hparams["encoder"]), "seed": hparams["seed"], "train_seconds": round(train_seconds, 1),
+               "epochs": epochs, "vocab_size": hparams["vocab_size"]}
+    write_json(os.path.join(out, "metrics.json"), metrics)
+    print(f"test WER {metrics['wer']:.2f} % ({chosen} decoding, chosen on dev: greedy "
+          f"{dev['greedy']['WER']:.2f} %, beam {dev['beam']['WER']:.2f} %), CER {metrics['cer']:.2f} %; "
+          f"alignments in {os.path.join(out, 'wer_test.txt')}, metrics in {os.path.join(out, 'metrics.json')}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
