@@ -1,9 +1,10 @@
 """Small downstream heads on encoder frames.
 
-`UtteranceClassifier`: statistics pooling (mean and standard deviation of the valid frames,
+`UtteranceClassifier`: with `hidden_size > 0` a frame-level MLP layer first (PASE's speaker-ID
+MLP works on frames), then statistics pooling (mean and standard deviation of the valid frames,
 SpeechBrain's `StatisticsPooling`), a BatchNorm without affine parameters (so features of any
-scale, Fbank dB or encoder activations, reach the classifier standardized), then a linear layer or,
-with `hidden_size > 0`, a one-hidden-layer MLP. This is the speaker-ID head of the PASE recipe.
+scale, Fbank dB or encoder activations, reach the classifier standardized) and a linear layer.
+With `hidden_size: 0` it is a linear classifier of the pooled statistics.
 
 Example
 -------
@@ -21,17 +22,19 @@ class UtteranceClassifier(torch.nn.Module):
 
     def __init__(self, input_size, num_classes, hidden_size=0, dropout=0.1):
         super().__init__()
+        self.frame_norm = torch.nn.BatchNorm1d(input_size, affine=False)
+        self.frame_mlp = torch.nn.Sequential(torch.nn.Linear(input_size, hidden_size), torch.nn.LeakyReLU(),
+                                             torch.nn.Dropout(dropout)) if hidden_size > 0 else None
+        pooled_size = 2 * (hidden_size if hidden_size > 0 else input_size)
         self.pooling = StatisticsPooling()
-        self.norm = torch.nn.BatchNorm1d(2 * input_size, affine=False)
-        if hidden_size > 0:
-            self.classifier = torch.nn.Sequential(
-                torch.nn.Linear(2 * input_size, hidden_size), torch.nn.LeakyReLU(), torch.nn.Dropout(dropout),
-                torch.nn.Linear(hidden_size, num_classes))
-        else:
-            self.classifier = torch.nn.Sequential(torch.nn.Dropout(dropout),
-                                                  torch.nn.Linear(2 * input_size, num_classes))
+        self.norm = torch.nn.BatchNorm1d(pooled_size, affine=False)
+        self.classifier = torch.nn.Sequential(torch.nn.Dropout(dropout), torch.nn.Linear(pooled_size, num_classes))
         self.num_classes = num_classes
 
     def forward(self, feats, lengths=None):
-        pooled = self.pooling(feats.float(), lengths).squeeze(1)
+        feats = feats.float()
+        if self.frame_mlp is not None:
+            # frames standardized (padding included: a small bias, the same for every encoder)
+            feats = self.frame_mlp(self.frame_norm(feats.transpose(1, 2)).transpose(1, 2))
+        pooled = self.pooling(feats, lengths).squeeze(1)
         return self.classifier(self.norm(pooled))

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# The downstream comparison on the embedded corpus, from a fresh clone: ASR, speaker verification and
+# speaker identification for Fbank, MFCC, every encoder pretrained by recipes/MultitaskSSL and the random
+# twin of each pretrained architecture, in one table.
+#
+#   bash example.sh                                   # small corpus, small settings, seed 0
+#   bash example.sh --seeds "0 1 2" --tasks "verification speaker_id"
+#   bash example.sh --size tiny --settings debug      # a quick check
+#
+# Runs recipes/MultitaskSSL/example.sh first if no pretrained encoder exists for the corpus. Finished runs
+# are reused (delete their folder to redo them).
+# Outputs: results/downstream/<corpus>/compare/ (compare.md, compare.png, one folder per run) and
+# results/report/07_downstream.md.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root="$PWD"
+
+settings=small
+seeds=0
+tasks="asr verification speaker_id"
+usage="[--size tiny|small] [--seed S] [--settings small|debug|full] [--seeds \"0 1 2\"] [--tasks \"asr verification speaker_id\"]"
+. tools/embedded_paths.sh
+while [ $# -gt 0 ]; do
+    embedded_option "$@" && shift 2 && continue
+    case "$1" in
+        --settings) settings="$(option_value "$@")"; shift 2 ;;
+        --seeds) seeds="$(option_value "$@")"; shift 2 ;;
+        --tasks) tasks="$(option_value "$@")"; shift 2 ;;
+        *) embedded_usage "$1" ;;
+    esac
+done
+embedded_paths
+embedded_env
+
+pretrained=(results/multitask_ssl/"$name"/*/save/pretrained_encoder)
+[ -e "${pretrained[0]}" ] || { bash recipes/MultitaskSSL/example.sh --size "$size" --seed "$seed"; \
+    pretrained=(results/multitask_ssl/"$name"/*/save/pretrained_encoder); }
+encoders=(fbank mfcc)
+twins=()  # one random twin per architecture (the encoder class in hyperparams.yaml)
+for folder in "${pretrained[@]}"; do
+    experiment=$(basename "$(dirname "$(dirname "$folder")")")
+    architecture=$(sed -n 's/^encoder: !new:lobes\.encoders\.//p' "$folder/hyperparams.yaml")
+    case " ${twins[*]} " in *" $architecture "*) ;; *)
+        twins+=("$architecture"); encoders+=("random_$architecture=random:$root/$folder") ;;
+    esac
+    encoders+=("$experiment=pretrained:$root/$folder")
+done
+speakers=$(cut -d, -f4 "$prepared/voxceleb/iden_train.csv" | tail -n +2 | sort -u | wc -l)
+out="$root/results/downstream/$name/compare"
+# shellcheck disable=SC2086
+python recipes/Downstream/compare.py --encoders "${encoders[@]}" --tasks $tasks --seeds $seeds \
+    --settings "$settings" --data "$root/$data" --prepared "$root/$prepared" --out "$out" \
+    --report "$root/$report" --extra "speaker_id:--n_speakers=$speakers"
+echo "comparison: $out/compare.md (chart: $out/compare.png)"
