@@ -13,7 +13,6 @@ import os
 
 import matplotlib
 import torch
-from hyperpyyaml import load_hyperpyyaml
 from speechbrain.utils.checkpoints import mark_as_loader, mark_as_saver, register_checkpoint_hooks
 
 matplotlib.use("Agg")
@@ -97,13 +96,8 @@ def export_encoder(encoder, folder):
 
 
 def load_pretrained_encoder(folder, device="cpu"):
-    """The exported encoder, weights loaded through SpeechBrain's Pretrainer, in eval mode."""
-    path = os.path.join(folder, "hyperparams.yaml")
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"{path} not found: `folder` must be a pretrained_encoder/ folder written by "
-                                "recipes/MultitaskSSL/train.py")
-    with open(path) as f:
-        hparams = load_hyperpyyaml(f)
-    hparams["pretrainer"].collect_files()
-    hparams["pretrainer"].load_collected()
-    return hparams["encoder"].to(device).eval()
+    """The exported encoder, weights checked and loaded through SpeechBrain's Pretrainer, in eval mode
+    (`lobes.upstream.load_encoder_folder`, which also names a missing file or a mismatched key)."""
+    from lobes.upstream import load_encoder_folder
+
+    return load_encoder_folder(folder).to(device).eval()

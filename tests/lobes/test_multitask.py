@@ -13,6 +13,7 @@ from labellers import LabelBatch, get_labeller
 from lobes.encoders import FbankCRDNN, PASEEncoder
 from lobes.multitask import WorkerConfigError, WorkerHeads, build_workers, worker_loss
 from lobes.pretraining import export_encoder, load_pretrained_encoder
+from lobes.upstream import UpstreamError
 from lobes.workers import Classifier, InfoMax, Regressor
 
 RECIPE = os.path.join(os.path.dirname(__file__), "..", "..", "recipes", "MultitaskSSL")
@@ -177,5 +178,5 @@ def test_exported_encoder_loads_through_the_pretrainer(tmp_path):
     wavs = torch.randn(1, 8000)
     with torch.no_grad():
         assert torch.allclose(loaded(wavs), encoder(wavs))
-    with pytest.raises(FileNotFoundError, match="pretrained_encoder"):
+    with pytest.raises(UpstreamError, match="pretrained_encoder"):
         load_pretrained_encoder(str(tmp_path))
