@@ -12,6 +12,9 @@ import pytest
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RECIPE_SCRIPTS = sorted(glob.glob(os.path.join(REPO, "recipes", "**", "example.sh"), recursive=True))
 ALL_SCRIPTS = [os.path.join(REPO, "example.sh")] + RECIPE_SCRIPTS
+# The downstream training recipes hand any other `--key value` to train.py as a hyperparameter override.
+PASSES_OVERRIDES = {os.path.join(REPO, "recipes", "Downstream", r, "example.sh")
+                    for r in ("ASR", "SpeakerVerification", "SpeakerID")}
 
 
 def _bash(*args, cwd=REPO):
@@ -31,10 +34,12 @@ def test_script_is_valid_bash(script):
 
 
 @pytest.mark.parametrize("script", RECIPE_SCRIPTS, ids=lambda p: os.path.relpath(p, REPO))
-@pytest.mark.parametrize("args", [["--no_such_option"], ["--seed"], ["--size", "--seed", "1"]],
-                         ids=["unknown", "missing-value", "option-as-value"])
+@pytest.mark.parametrize("args", [["--no_such_option"], ["stray"], ["--seed"], ["--size", "--seed", "1"]],
+                         ids=["unknown", "stray-word", "missing-value", "option-as-value"])
 def test_recipe_script_rejects_bad_options(script, args, tmp_path):
     """Exit status 2 with the usage line, from any working folder, before the venv step (which prints)."""
+    if args == ["--no_such_option"] and script in PASSES_OVERRIDES:
+        pytest.skip("an unknown --key goes to train.py, which names it among the YAML's keys")
     result = _bash(script, *args, cwd=tmp_path)
     assert result.returncode == 2, result.stdout + result.stderr
     assert "usage: bash" in result.stderr and "--size tiny|small" in result.stderr

@@ -70,3 +70,21 @@ embedded_env() {
     python -m corpora.make_embedded "$data" --size "$size" --seed "$seed"
     python -m corpora.prepare_embedded "$data" "$prepared"
 }
+
+# Downstream recipes: makes an encoder folder given relative to the repository root absolute (the recipe
+# runs from its own folder) and sets `tag`, the run's short name as recipes/Downstream/compare.py names it
+# (fbank, mfcc, pretrained_pase, random_alpharatio, ...). Needs the venv and `root`.
+downstream_encoder() {
+    case "$encoder" in
+        *:/*|fbank|mfcc) ;;
+        *:*) encoder="${encoder%%:*}:$root/${encoder#*:}" ;;
+    esac
+    tag=$(python -c 'import sys; sys.path.insert(0, "recipes/Downstream")
+from compare import parse_encoder; print(parse_encoder(sys.argv[1])[0])' "$encoder")
+}
+
+# Downstream recipes: a `--key value` (or a lone `--flag`) override for train.py, appended to `overrides`;
+# sets `taken` to the number of arguments it used (the caller shifts them).
+downstream_override() {
+    if [ $# -ge 2 ] && [ "${2#--}" = "$2" ]; then overrides+=("$1" "$2"); taken=2; else overrides+=("$1"); taken=1; fi
+}

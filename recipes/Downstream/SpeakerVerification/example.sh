@@ -28,9 +28,7 @@ while [ $# -gt 0 ]; do
         --yaml) yaml="$(option_value "$@")"; shift 2 ;;
         --encoder) encoder="$(option_value "$@")"; shift 2 ;;
         --train_seed) train_seed="$(option_value "$@")"; shift 2 ;;
-        --*)  # an override for train.py: `--key value`, or a flag such as --noprogressbar
-            if [ $# -ge 2 ] && [ "${2#--}" = "$2" ]; then overrides+=("$1" "$2"); shift 2
-            else overrides+=("$1"); shift; fi ;;
+        --*) downstream_override "$@"; shift "$taken" ;;
         *) embedded_usage "$1" ;;
     esac
 done
@@ -43,14 +41,8 @@ if [ ! -f "$data/VoxCeleb/vox1/veri_test2.txt" ]; then
     echo "== embedded corpus -> $data"
     python -m corpora.make_embedded "$data" --size "$size" --seed "$seed"
 fi
-# a pretrained:/random: folder given relative to the repository root
-case "$encoder" in
-    pretrained:/*|random:/*|wav2vec2:/*|fbank|mfcc) ;;
-    *:*) encoder="${encoder%%:*}:$root/${encoder#*:}" ;;
-esac
-
+downstream_encoder
 base="$root/results/downstream/speaker_verification/$name"
-tag="$(echo "${encoder/$root\//}" | tr -c 'A-Za-z0-9_.\n-' '_')"  # e.g. pretrained_results_multitask_ssl_..._encoder
 out="$base/${yaml}_$tag/$train_seed"
 echo "== speaker verification ($yaml on $encoder) -> $out"
 (cd recipes/Downstream/SpeakerVerification && python train.py "hparams/$yaml.yaml" --encoder "$encoder" \
