@@ -3,6 +3,10 @@
 #
 #   bash example.sh                          # every stage
 #   bash example.sh --stage 2 --stop_stage 3 # only some stages (each one is restartable)
+#   bash example.sh --size tiny              # a quick run on the tiny corpus (data/embedded_tiny_seed0)
+#
+# Stages 4-6 run each recipe's own example.sh (also usable alone, from a fresh clone); each one builds
+# the inputs it needs if they are missing.
 #
 # Stages:
 #   1  generate the embedded corpus (data/embedded, size small)
@@ -12,29 +16,30 @@
 #   5  pretext-task selection for ASR (word groups) and speakers (recipes/PretextSelection)
 #   6  multitask pretraining on the Common Voice layout: alphaRatio worker, selected workers, PASE workers,
 #      each probed on speaker identification against random weights (recipes/MultitaskSSL)
+#   7  downstream comparison: ASR, speaker verification and speaker ID for Fbank, MFCC, the random twins
+#      and every pretrained encoder (recipes/Downstream, small settings, seed 0)
 #   9  assemble results/REPORT.md
 set -euo pipefail
 cd "$(dirname "$0")"
 
 stage=1
 stop_stage=100
-size=small
-seed=0
 epochs=15
-data=data/embedded
+downstream=()
+usage="[--stage N] [--stop_stage M] [--size tiny|small] [--seed S] [--epochs E] [--settings small|debug|full]"
+. tools/embedded_paths.sh
 while [ $# -gt 0 ]; do
+    embedded_option "$@" && shift 2 && continue
     case "$1" in
-        --stage) stage="$2"; shift 2 ;;
-        --stop_stage) stop_stage="$2"; shift 2 ;;
-        --size) size="$2"; data="data/embedded_$2"; shift 2 ;;
-        --seed) seed="$2"; shift 2 ;;
-        --epochs) epochs="$2"; shift 2 ;;
-        *) echo "unknown option $1 (expected --stage N, --stop_stage M, --size tiny|small, --seed S, --epochs E)" >&2; exit 2 ;;
+        --stage) stage="$(option_value "$@")"; shift 2 ;;
+        --stop_stage) stop_stage="$(option_value "$@")"; shift 2 ;;
+        --epochs) epochs="$(option_value "$@")"; shift 2 ;;
+        --settings) downstream=(--settings "$(option_value "$@")"); shift 2 ;;
+        *) embedded_usage "$1" ;;
     esac
 done
-[ "$size" = small ] && [ "$seed" = 0 ] || data="data/embedded_${size}_seed${seed}"
-prepared="results/prepared/$(basename "$data")"
-report=results/report
+embedded_paths  # name, data, prepared, report
+corpus=(--size "$size" --seed "$seed")
 
 . tools/ensure_venv.sh
 run() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]; }
@@ -52,51 +57,20 @@ if run 3; then
     python -m corpora.describe "$data" "$prepared" "$report"
 fi
 if run 4; then
-    echo "== stage 4: pseudo-labels -> results/pseudo_labels/$(basename "$data")"
-    labels="$PWD/results/pseudo_labels/$(basename "$data")"
-    (cd recipes/PseudoLabels && python extract.py hparams/extract.yaml \
-        --data_folder "$OLDPWD/$data/CommonVoice/en" --prepare_folder "$OLDPWD/$prepared/common_voice" \
-        --output_folder "$labels" --num_workers "$(nproc)" \
-        && python report.py "$labels" "$OLDPWD/$report")
-    for corpus in librispeech:LibriSpeech voxceleb:VoxCeleb/vox1; do
-        name=${corpus%%:*}
-        (cd recipes/PseudoLabels && python extract.py "hparams/extract_$name.yaml" \
-            --data_folder "$OLDPWD/$data/${corpus#*:}" --prepare_folder "$OLDPWD/$prepared/$name" \
-            --output_folder "$OLDPWD/results/pseudo_labels/$(basename "$data")_$name" --num_workers "$(nproc)")
-    done
+    echo "== stage 4: pseudo-labels -> results/pseudo_labels/${name}*"
+    bash recipes/PseudoLabels/example.sh "${corpus[@]}"
 fi
 if run 5; then
-    echo "== stage 5: pretext-task selection -> results/pretext_selection/$(basename "$data")_*"
-    runs=()
-    for corpus in librispeech:LibriSpeech voxceleb:VoxCeleb/vox1; do
-        name=${corpus%%:*}
-        out="$PWD/results/pretext_selection/$(basename "$data")_$name"
-        groups=()  # the tiny corpus has few repeated words and utterances per speaker
-        [ "$size" = tiny ] && groups=(--min_occurrences "$([ "$name" = librispeech ] && echo 5 || echo 4)")
-        (cd recipes/PretextSelection && python select.py "hparams/select_$name.yaml" "${groups[@]}" \
-            --data_folder "$OLDPWD/$data/${corpus#*:}" --prepare_folder "$OLDPWD/$prepared/$name" \
-            --lld_folder "$OLDPWD/results/pseudo_labels/$(basename "$data")_$name" --output_folder "$out")
-        runs+=("$out/latest")
-    done
-    python recipes/PretextSelection/report.py "$report" "${runs[@]}"
+    echo "== stage 5: pretext-task selection -> results/pretext_selection/${name}_*"
+    bash recipes/PretextSelection/example.sh "${corpus[@]}"
 fi
 if run 6; then
-    echo "== stage 6: multitask pretraining -> results/multitask_ssl/$(basename "$data")"
-    runs=()
-    for experiment in alpharatio selected pase; do
-        out="$PWD/results/multitask_ssl/$(basename "$data")/$experiment"
-        extra=()  # the selected workers: the sparsemax fragment of the ASR selection (stage 5)
-        [ "$experiment" = selected ] && extra=(--selection_fragment \
-            "$PWD/results/pretext_selection/$(basename "$data")_librispeech/latest/workers_sparsemax.yaml")
-        (cd recipes/MultitaskSSL && python train.py "hparams/pretrain_$experiment.yaml" \
-            --data_folder "$OLDPWD/$data/CommonVoice/en" --prepare_folder "$OLDPWD/$prepared/common_voice" \
-            --lld_folder "$OLDPWD/results/pseudo_labels/$(basename "$data")" --output_folder "$out" \
-            --number_of_epochs "$epochs" "${extra[@]}" \
-            && python probe.py "$out/save/pretrained_encoder" --out "$out/probe.json" \
-                --train_csv "$OLDPWD/$prepared/voxceleb/iden_train.csv" --test_csv "$OLDPWD/$prepared/voxceleb/iden_test.csv")
-        runs+=("$out")
-    done
-    python recipes/MultitaskSSL/report.py "$report" "${runs[@]}"
+    echo "== stage 6: multitask pretraining -> results/multitask_ssl/$name"
+    bash recipes/MultitaskSSL/example.sh "${corpus[@]}" --epochs "$epochs"
+fi
+if run 7; then
+    echo "== stage 7: downstream comparison -> results/downstream/$name/compare"
+    bash recipes/Downstream/example.sh "${corpus[@]}" "${downstream[@]}"
 fi
 if run 9; then
     echo "== stage 9: report"
