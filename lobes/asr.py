@@ -14,7 +14,7 @@ Example
 >>> head = CTCHead(input_size=80, hop_seconds=0.01, output_neurons=32, rnn_neurons=16,
 ...                conv_channels=16, dnn_neurons=16)
 >>> head(torch.randn(2, 101, 80)).shape
-torch.Size([2, 26, 32])
+torch.Size([2, 51, 32])
 >>> rates = ErrorRates()
 >>> rates.append(["u1"], ["THE CAT SAT"], ["THE CAT SAT DOWN"])
 >>> rates.summarize()
@@ -57,13 +57,14 @@ class CTCHead(torch.nn.Module):
     output_neurons : int
         Output classes (the tokenizer's vocabulary, blank included).
     frame_seconds : float
-        Frame hop of the CTC outputs (40 ms: word pieces are far longer than that).
+        Frame hop of the CTC outputs: 20 ms suits characters (about 12 per second of speech,
+        and CTC needs a blank between repeated letters); 40 ms suits longer word pieces.
 
     forward(feats [B, T, input_size]) -> log-probabilities [B, ceil(T / stride), output_neurons];
     relative lengths are unchanged by the striding (padding is at the end).
     """
 
-    def __init__(self, input_size, hop_seconds, output_neurons, frame_seconds=0.04, conv_layers=2,
+    def __init__(self, input_size, hop_seconds, output_neurons, frame_seconds=0.02, conv_layers=2,
                  conv_channels=256, kernel_size=5, rnn_layers=2, rnn_neurons=256, dnn_neurons=256,
                  dropout=0.15):
         super().__init__()

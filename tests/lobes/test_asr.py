@@ -13,11 +13,12 @@ def test_conv_strides_multiply_to_the_total():
             assert len(strides) == layers and torch.tensor(strides).prod().item() == total
 
 
-@pytest.mark.parametrize("hop, frames, expected", [(0.01, 300, 75), (0.01, 301, 76), (0.02, 150, 75),
-                                                   (0.04, 75, 75)])
-def test_head_outputs_one_frame_per_40_ms_whatever_the_upstream_hop(hop, frames, expected):
-    head = CTCHead(input_size=12, hop_seconds=hop, output_neurons=7, conv_channels=8, rnn_neurons=8,
-                   dnn_neurons=8, rnn_layers=1)
+@pytest.mark.parametrize("frame, hop, frames, expected", [
+    (0.04, 0.01, 300, 75), (0.04, 0.01, 301, 76), (0.04, 0.02, 150, 75), (0.04, 0.04, 75, 75),
+    (0.02, 0.01, 300, 150), (0.02, 0.01, 301, 151), (0.02, 0.02, 150, 150)])
+def test_head_outputs_one_frame_per_ctc_frame_whatever_the_upstream_hop(frame, hop, frames, expected):
+    head = CTCHead(input_size=12, hop_seconds=hop, output_neurons=7, frame_seconds=frame, conv_channels=8,
+                   rnn_neurons=8, dnn_neurons=8, rnn_layers=1)
     out = head(torch.randn(2, frames, 12))
     assert out.shape == (2, expected, 7)
     assert torch.allclose(out.exp().sum(-1), torch.ones(2, expected), atol=1e-5)  # log-probabilities

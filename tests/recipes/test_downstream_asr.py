@@ -1,5 +1,6 @@
 """Smoke tests of recipes/Downstream/ASR/train.py on the tiny LibriSpeech layout."""
 
+import csv
 import json
 import os
 import re
@@ -11,7 +12,7 @@ import time
 import pytest
 
 RECIPE = os.path.join(os.path.dirname(__file__), "..", "..", "recipes", "Downstream", "ASR")
-# A model small enough to train in seconds; 40 unigram pieces fit the tiny corpus's transcripts.
+# A model small enough to train in seconds (character tokens, the default: vocab_size only names the file).
 TINY = ["--vocab_size", "40", "--batch_size", "8", "--num_workers", "0", "--rnn_layers", "1", "--rnn_neurons", "32",
         "--conv_channels", "32", "--dnn_neurons", "32", "--dropout", "0.0", "--beam_size", "2"]
 # One thread per run: on a small shared CPU, competing thread pools make a run several times slower.
@@ -58,6 +59,11 @@ def test_killed_run_resumes_and_writes_metrics_and_alignments(tiny_librispeech):
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["encoder"] == "fbank" and metrics["epochs"] == 2 and metrics["seed"] == 1986
     assert metrics["decoder"] in ("greedy", "beam") and metrics["train_seconds"] > 0
+    # characters: one output per distinct character of the training transcripts (space included) + <unk>/blank
+    root = tiny_librispeech[0] / "prep" / "train-clean-100.csv"
+    with open(root, encoding="utf-8") as f:
+        chars = {c for row in csv.DictReader(f) for c in row["wrd"]}
+    assert metrics["token_type"] == "char" and metrics["vocab_size"] == len(chars) + 1
     assert metrics["wer"] == metrics[f"wer_{metrics['decoder']}"]
     # the decoder is the one with the lower dev WER (greedy on ties), whatever test says
     dev = {d: metrics[f"dev_wer_{d}"] for d in ("greedy", "beam")}
@@ -74,7 +80,7 @@ def test_killed_run_resumes_and_writes_metrics_and_alignments(tiny_librispeech):
 
 def test_second_run_reuses_the_tokenizer_and_mfcc_works(tiny_librispeech):
     base, args = tiny_librispeech
-    model = base / "prep" / "tokenizer" / "40_unigram.model"
+    model = base / "prep" / "tokenizer" / "40_char.model"
     if not model.exists():  # when run alone
         _train(base / "first", args, "--number_of_epochs", 1)
     stamp = model.stat().st_mtime_ns
@@ -89,7 +95,8 @@ def test_second_run_reuses_the_tokenizer_and_mfcc_works(tiny_librispeech):
 def test_impossible_vocabulary_size_is_explained(tiny_librispeech, tmp_path):
     _, args = tiny_librispeech
     args = [a if a != "40" else "5000" for a in args]
-    done = subprocess.run(_command(tmp_path / "run", args, "--tokenizer_folder", tmp_path / "tok"), cwd=RECIPE,
+    done = subprocess.run(_command(tmp_path / "run", args, "--tokenizer_folder", tmp_path / "tok", "--token_type",
+                                   "unigram"), cwd=RECIPE,
                           capture_output=True, text=True, env=ENV)
     assert done.returncode != 0 and "set --vocab_size to at most" in done.stdout + done.stderr
     assert not list((tmp_path / "tok").glob("*.model"))  # nothing half-trained left to be reused

@@ -7,8 +7,8 @@
     torchrun --nproc_per_node=2 train.py hparams/ctc.yaml
 
 The upstream (frozen unless `freeze_encoder: False`) gives frames, which are normalized with
-global statistics and SpecAugment-masked in training; the head predicts SentencePiece unigram
-tokens (trained once per `tokenizer_folder` on the training transcripts). Every epoch is
+global statistics and SpecAugment-masked in training; the head predicts SentencePiece
+tokens (characters by default; trained once per `tokenizer_folder` on the training transcripts). Every epoch is
 scored by its greedy dev WER, which picks the checkpoint kept. At the end the best checkpoint
 decodes dev and test with greedy and prefix beam search; the decoder better on dev gives the
 reported test WER. Outputs in `<output_folder>`: `wer_test.txt` (per-utterance alignments of
@@ -167,8 +167,11 @@ def main(argv):
     datasets = dataio_prepare(hparams, tokenizer)
     upstream = prepare_upstream(hparams["upstream"], hparams["train_csv"], seed=hparams["seed"])
     hparams["checkpointer"].add_recoverables(recoverables(upstream))
+    # One output per token of the tokenizer actually trained (a char model ignores vocab_size).
+    head = hparams["head"](output_neurons=tokenizer.sp.vocab_size())
+    hparams["checkpointer"].add_recoverable("head", head)
 
-    brain = ASRBrain(modules=hparams["modules"], opt_class=hparams["opt_class"], hparams=hparams,
+    brain = ASRBrain(modules=dict(hparams["modules"], head=head), opt_class=hparams["opt_class"], hparams=hparams,
                      run_opts=run_opts, checkpointer=hparams["checkpointer"])
     brain.tokenizer = tokenizer
     vocab = [tokenizer.sp.id_to_piece(i) for i in range(tokenizer.sp.vocab_size())]
@@ -197,7 +200,7 @@ def main(argv):
                "dev_wer": dev[chosen]["WER"], "dev_cer": dev[chosen]["CER"],
                "dev_wer_greedy": dev["greedy"]["WER"], "dev_wer_beam": dev["beam"]["WER"],
                "encoder": str(hparams["encoder"]), "seed": hparams["seed"], "train_seconds": round(train_seconds, 1),
-               "epochs": epochs, "vocab_size": hparams["vocab_size"]}
+               "epochs": epochs, "token_type": hparams["token_type"], "vocab_size": tokenizer.sp.vocab_size()}
     write_json(os.path.join(out, "metrics.json"), metrics)
     print(f"test WER {metrics['wer']:.2f} % ({chosen} decoding, chosen on dev: greedy "
           f"{dev['greedy']['WER']:.2f} %, beam {dev['beam']['WER']:.2f} %), CER {metrics['cer']:.2f} %; "
