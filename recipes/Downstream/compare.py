@@ -76,6 +76,8 @@ def run_one(task, name, spec, seed, args):
     if os.path.exists(metrics_path):
         with open(metrics_path) as f:
             return json.load(f)
+    if args.table_only:
+        return {}
     os.makedirs(out, exist_ok=True)
     log = os.path.join(out, "compare_log.txt")
     cmd = [sys.executable, "train.py", f"hparams/{yaml}", "--encoder", spec, "--seed", str(seed),
@@ -120,6 +122,8 @@ def main(argv=None):
     parser.add_argument("--prepared", default=os.path.join(HERE, "..", "..", "results", "prepared", "embedded"))
     parser.add_argument("--out", default=os.path.join(HERE, "..", "..", "results", "downstream", "compare"))
     parser.add_argument("--jobs", type=int, default=1, help="recipes run at once (each on one thread)")
+    parser.add_argument("--table_only", action="store_true",
+                        help="run nothing: the table of the runs that have finished (others shown as –)")
     parser.add_argument("--report", help="also write the pipeline report fragment 07_downstream.md here")
     args = parser.parse_args(argv)
     args.extra = parse_extra(args.extra)

@@ -2,7 +2,8 @@
 
 A cell is the mean over the seeds that finished, ± their standard deviation when there are several;
 with one seed an interval the recipe reports (the EER's 95 % bootstrap interval) follows in brackets.
-Runs that failed are counted in the cell ("failed" when every seed did).
+Runs that failed are counted in the cell ("failed" when every seed did); "–" marks a run not made
+(yet: `compare.py --table_only`).
 """
 
 import matplotlib
@@ -33,7 +34,7 @@ def _number(value):
 def cell(runs, key, interval_key=None):
     """The table text of one metric over the seeds of one (task, encoder)."""
     finished = [r for r in runs.values() if "failed" not in r and key in r]
-    failed = len(runs) - len(finished)
+    failed = sum("failed" in r for r in runs.values())
     if not finished:
         return "failed" if failed else "–"
     values = np.array([r[key] for r in finished], dtype=float)

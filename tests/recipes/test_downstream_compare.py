@@ -19,6 +19,7 @@ def test_cells_are_mean_and_sample_std_over_seeds_or_the_single_run_interval():
     assert cell({0: {"eer": 3.25, "ci": [2.5, 4.0]}}, "eer", "ci") == "3.2 [2.5, 4.0]"
     assert cell({0: {"acc": 0.5}, 1: {"failed": "exit 1"}}, "acc") == "0.500 (1 failed)"
     assert cell({0: {"failed": "exit 1"}}, "acc") == "failed"
+    assert cell({0: {}}, "acc") == "–"  # not run
     table = markdown_table({"speaker_id": {"a": {0: {"accuracy": 0.9, "train_seconds": 90}}}}, ["a"],
                            ["speaker_id"])
     assert table.splitlines()[2] == "| a | 0.900 | 1.5 |"
