@@ -132,6 +132,7 @@ def load_encoder_folder(folder, pretrained=True, seed=0):
         encoder = _read_encoder_yaml(folder)
     if not pretrained:
         return encoder
+    from speechbrain.utils.fetching import LocalStrategy
     from speechbrain.utils.parameter_transfer import Pretrainer
 
     ckpt = os.path.join(folder, "encoder.ckpt")
@@ -146,10 +147,10 @@ def load_encoder_folder(folder, pretrained=True, seed=0):
         raise UpstreamError(f"{ckpt} does not match the encoder of {folder}/hyperparams.yaml: "
                             f"missing keys {missing[:5]}, unexpected keys {unexpected[:5]}, "
                             f"shape mismatches {wrong[:5]}; export the folder again with its own checkpoint")
-    # Collected in the folder itself, so a moved folder still loads.
-    pretrainer = Pretrainer(collect_in=os.path.join(folder, "collected"), loadables={"encoder": encoder},
-                            paths={"encoder": ckpt})
-    pretrainer.collect_files()
+    # Loaded in place (no link written into the folder): parallel runs and read-only folders work,
+    # and a moved folder still loads.
+    pretrainer = Pretrainer(collect_in=folder, loadables={"encoder": encoder}, paths={"encoder": ckpt})
+    pretrainer.collect_files(local_strategy=LocalStrategy.NO_LINK)
     pretrainer.load_collected()
     return encoder
 
@@ -265,6 +266,8 @@ def recoverables(upstream):
 def optimizer_groups(upstream, heads, encoder_lr):
     """Parameter groups: the downstream `heads` (and a frozen upstream's layer weights) at the
     optimizer's own learning rate, the fine-tuned upstream weights at `encoder_lr`."""
+    upstream = getattr(upstream, "module", upstream)  # DDP-wrapped under torchrun
+    heads = [getattr(h, "module", h) for h in heads]
     mix = list(upstream.layer_mix.parameters()) if hasattr(upstream, "layer_mix") else []
     fine_tuned = [p for p in upstream.parameters() if p.requires_grad and all(p is not m for m in mix)]
     head = [p for module in heads for p in module.parameters() if p.requires_grad] + mix
@@ -272,3 +275,19 @@ def optimizer_groups(upstream, heads, encoder_lr):
     if fine_tuned:
         groups.append({"params": fine_tuned, "lr": encoder_lr})
     return groups
+
+
+def claim_output_folder(folder, spec):
+    """Records which encoder a run folder belongs to; stops a run of another encoder from resuming
+    (and overwriting) it, as it would when two encoders share a YAML's default `output_folder`."""
+    path = os.path.join(folder, "encoder.txt")
+    if os.path.exists(path):
+        with open(path) as f:
+            owner = f.read().strip()
+        if owner != str(spec):
+            raise UpstreamError(f"{folder} holds a run of encoder {owner!r}, not {spec!r}: pass another "
+                                "--output_folder (or delete that folder to start over)")
+        return
+    os.makedirs(folder, exist_ok=True)
+    with open(path, "w") as f:
+        f.write(f"{spec}\n")

@@ -36,8 +36,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 # recipe folder, YAML, data sub-folder of the embedded corpus, manifest folder name
 TASKS = {
     "asr": ("ASR", "ctc.yaml", "LibriSpeech", "librispeech"),
-    "verification": ("SpeakerVerification", "xvector.yaml", "VoxCeleb/vox1", "voxceleb"),
-    "speaker_id": ("SpeakerID", "speaker_id.yaml", "VoxCeleb/vox1", "voxceleb"),
+    # without VoxCeleb2: not the pipeline's voxceleb/ folder, which is prepared with it
+    "verification": ("SpeakerVerification", "xvector.yaml", "VoxCeleb/vox1", "voxceleb_downstream"),
+    "speaker_id": ("SpeakerID", "speaker_id.yaml", "VoxCeleb/vox1", "voxceleb_downstream"),
 }
 
 # Overrides of each recipe for the settings named by --settings ("full": the YAML as it is).
@@ -57,15 +58,16 @@ SETTINGS = {
 
 
 def parse_encoder(text):
-    """`name=spec` or `spec` -> (name, spec); a bare spec is named after its kind and folder."""
-    if "=" in text:
-        name, spec = text.split("=", 1)
-        return name, spec
-    kind, _, folder = text.partition(":")
+    """`name=spec` or `spec` -> (name, spec); a bare spec is named after its kind and folder.
+
+    A folder is made absolute here, since each recipe runs from its own folder.
+    """
+    name, _, spec = text.rpartition("=") if "=" in text.split(":", 1)[0] else ("", "", text)
+    kind, _, folder = spec.partition(":")
     if not folder:
-        return kind, text
+        return name or kind, spec
     parts = [p for p in os.path.normpath(folder).split(os.sep) if p not in ("save", "pretrained_encoder")]
-    return f"{kind}_{parts[-1]}", text
+    return name or f"{kind}_{parts[-1]}", f"{kind}:{os.path.abspath(folder)}"
 
 
 def run_one(task, name, spec, seed, args):

@@ -7,6 +7,8 @@
 #   bash example.sh --seeds "0 1 2" --tasks "verification speaker_id"
 #   bash example.sh --size tiny --settings debug      # a quick check
 #
+# Recipes run --jobs at a time (default: one per core, each on one thread).
+#
 # Runs recipes/MultitaskSSL/example.sh first if no pretrained encoder exists for the corpus. Finished runs
 # are reused (delete their folder to redo them).
 # Outputs: results/downstream/<corpus>/compare/ (compare.md, compare.png, one folder per run) and
@@ -18,7 +20,8 @@ root="$PWD"
 settings=small
 seeds=0
 tasks="asr verification speaker_id"
-usage="[--size tiny|small] [--seed S] [--settings small|debug|full] [--seeds \"0 1 2\"] [--tasks \"asr verification speaker_id\"]"
+jobs=$(nproc)
+usage="[--size tiny|small] [--seed S] [--settings small|debug|full] [--seeds \"0 1 2\"] [--tasks \"asr verification speaker_id\"] [--jobs N]"
 . tools/embedded_paths.sh
 while [ $# -gt 0 ]; do
     embedded_option "$@" && shift 2 && continue
@@ -26,6 +29,7 @@ while [ $# -gt 0 ]; do
         --settings) settings="$(option_value "$@")"; shift 2 ;;
         --seeds) seeds="$(option_value "$@")"; shift 2 ;;
         --tasks) tasks="$(option_value "$@")"; shift 2 ;;
+        --jobs) jobs="$(option_value "$@")"; shift 2 ;;
         *) embedded_usage "$1" ;;
     esac
 done
@@ -49,6 +53,6 @@ speakers=$(cut -d, -f4 "$prepared/voxceleb/iden_train.csv" | tail -n +2 | sort -
 out="$root/results/downstream/$name/compare"
 # shellcheck disable=SC2086
 python recipes/Downstream/compare.py --encoders "${encoders[@]}" --tasks $tasks --seeds $seeds \
-    --settings "$settings" --data "$root/$data" --prepared "$root/$prepared" --out "$out" \
+    --settings "$settings" --jobs "$jobs" --data "$root/$data" --prepared "$root/$prepared" --out "$out" \
     --report "$root/$report" --extra "speaker_id:--n_speakers=$speakers"
 echo "comparison: $out/compare.md (chart: $out/compare.png)"

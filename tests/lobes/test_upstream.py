@@ -8,7 +8,7 @@ import torch
 
 from lobes.encoders import FbankCRDNN, PASEEncoder
 from lobes.pretraining import export_encoder
-from lobes.upstream import (UpstreamError, load_upstream, optimizer_groups, prepare_upstream,
+from lobes.upstream import (UpstreamError, claim_output_folder, load_upstream, optimizer_groups, prepare_upstream,
                             recoverables)
 
 SECONDS = 1.37
@@ -137,3 +137,10 @@ def test_frozen_encoders_get_no_gradient_and_fine_tuning_gets_its_own_rate(expor
     assert all(p.grad is None for p in w2v.model.parameters())
     assert set(recoverables(w2v)) == {"upstream_layer_mix"}
     assert [len(g["params"]) for g in optimizer_groups(w2v, [head], 1e-4)] == [3]
+
+
+def test_a_run_folder_belongs_to_one_encoder(tmp_path):
+    claim_output_folder(tmp_path / "run", "fbank")
+    claim_output_folder(tmp_path / "run", "fbank")  # the same encoder resumes
+    with pytest.raises(UpstreamError, match=r"holds a run of encoder 'fbank', not 'mfcc'.*--output_folder"):
+        claim_output_folder(tmp_path / "run", "mfcc")

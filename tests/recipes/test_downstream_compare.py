@@ -11,7 +11,17 @@ from corpora.manifest import read_csv
 
 DOWNSTREAM = os.path.join(os.path.dirname(__file__), "..", "..", "recipes", "Downstream")
 sys.path.insert(0, DOWNSTREAM)
+from compare import parse_encoder  # noqa: E402
 from comparison_table import cell, markdown_table  # noqa: E402
+
+
+def test_encoders_are_named_and_their_folders_made_absolute(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # each recipe runs from its own folder: a relative folder would be lost
+    folder = os.path.join("results", "multitask_ssl", "pase", "save", "pretrained_encoder")
+    absolute = str(tmp_path / folder)
+    assert parse_encoder("fbank") == ("fbank", "fbank")
+    assert parse_encoder(f"random:{folder}") == ("random_pase", f"random:{absolute}")
+    assert parse_encoder(f"mine=pretrained:{folder}") == ("mine", f"pretrained:{absolute}")
 
 
 def test_cells_are_mean_and_sample_std_over_seeds_or_the_single_run_interval():
@@ -34,7 +44,7 @@ def test_compare_runs_every_encoder_reports_a_failure_and_resumes(tiny_corpus, t
            "speaker_id:--batch_size=8", "--jobs", "2"]
     done = subprocess.run(cmd, cwd=DOWNSTREAM, capture_output=True, text=True)
     assert done.returncode == 0, (done.stdout[-3000:], done.stderr[-3000:])
-    speakers = {r["spk_id"] for r in read_csv(tmp_path / "prep" / "voxceleb" / "iden_train.csv")}
+    speakers = {r["spk_id"] for r in read_csv(tmp_path / "prep" / "voxceleb_downstream" / "iden_train.csv")}
     assert len(speakers) == 15
     metrics = json.loads((out / "speaker_id" / "mfcc" / "0" / "metrics.json").read_text())
     assert metrics["encoder"] == "mfcc" and 0 <= metrics["accuracy"] <= 1 and metrics["chance"] == pytest.approx(1 / 15)

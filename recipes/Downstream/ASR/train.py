@@ -30,7 +30,7 @@ from speechbrain.utils.distributed import if_main_process, run_on_main
 from corpora.audio import load_audio
 from corpora.manifest import write_json, write_text
 from lobes.asr import ErrorRates
-from lobes.upstream import optimizer_groups, prepare_upstream, recoverables
+from lobes.upstream import claim_output_folder, optimizer_groups, prepare_upstream, recoverables
 
 logger = logging.getLogger(__name__)
 DECODERS = ("greedy", "beam")
@@ -159,6 +159,7 @@ def main(argv):
     sb.utils.distributed.ddp_init_group(run_opts)
     with open(hparams_file) as fin:
         hparams = load_hyperpyyaml(fin, overrides)
+    claim_output_folder(hparams["output_folder"], hparams["encoder"])
     sb.create_experiment_directory(hparams["output_folder"], hyperparams_to_save=hparams_file,
                                    overrides=overrides)
     if not hparams["skip_prep"]:

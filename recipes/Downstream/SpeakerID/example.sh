@@ -34,6 +34,6 @@ speakers=$(cut -d, -f4 "$prepared/voxceleb/iden_train.csv" | tail -n +2 | sort -
 out="$root/results/downstream/speaker_id/$name/$tag/$train_seed"
 cd recipes/Downstream/SpeakerID
 python train.py hparams/speaker_id.yaml --encoder "$encoder" --seed "$train_seed" --n_speakers "$speakers" \
-    --data_folder "$root/$data/VoxCeleb/vox1" --prepare_folder "$root/$prepared/voxceleb" \
+    --data_folder "$root/$data/VoxCeleb/vox1" --prepare_folder "$root/$prepared/voxceleb_downstream" \
     --output_folder "$out" "${overrides[@]}"
 echo "speaker ID results: $out/metrics.json"

@@ -27,7 +27,7 @@ from speechbrain.utils.distributed import if_main_process, run_on_main
 
 from corpora.audio import load_audio
 from corpora.manifest import write_json
-from lobes.upstream import optimizer_groups, prepare_upstream, recoverables
+from lobes.upstream import claim_output_folder, optimizer_groups, prepare_upstream, recoverables
 
 logger = logging.getLogger(__name__)
 
@@ -118,6 +118,7 @@ def main(argv):
     sb.utils.distributed.ddp_init_group(run_opts)
     with open(hparams_file) as fin:
         hparams = load_hyperpyyaml(fin, overrides)
+    claim_output_folder(hparams["output_folder"], hparams["encoder"])
     sb.create_experiment_directory(hparams["output_folder"], hyperparams_to_save=hparams_file, overrides=overrides)
     if not hparams["skip_prep"]:
         run_on_main(hparams["prepare"])
@@ -129,7 +130,9 @@ def main(argv):
                            run_opts=run_opts, checkpointer=hparams["checkpointer"])
     start = time.time()
     brain.fit(hparams["epoch_counter"], datasets["train"], datasets["dev"],
-              train_loader_kwargs=dict(hparams["dataloader_options"], shuffle=hparams["sorting"] == "random"),
+              # drop_last: the head's BatchNorm needs two or more utterances per batch
+              train_loader_kwargs=dict(hparams["dataloader_options"], shuffle=hparams["sorting"] == "random",
+                                       drop_last=True),
               valid_loader_kwargs=hparams["dataloader_options"])
     train_seconds = time.time() - start
     brain.evaluate(datasets["test"], max_key="accuracy", test_loader_kwargs=hparams["dataloader_options"])

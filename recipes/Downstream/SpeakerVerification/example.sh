@@ -36,11 +36,7 @@ done
     || embedded_usage "--yaml $yaml (no recipes/Downstream/SpeakerVerification/hparams/$yaml.yaml)"
 embedded_paths
 
-. tools/ensure_venv.sh
-if [ ! -f "$data/VoxCeleb/vox1/veri_test2.txt" ]; then
-    echo "== embedded corpus -> $data"
-    python -m corpora.make_embedded "$data" --size "$size" --seed "$seed"
-fi
+embedded_env
 downstream_encoder
 base="$root/results/downstream/speaker_verification/$name"
 out="$base/${yaml}_$tag/$train_seed"

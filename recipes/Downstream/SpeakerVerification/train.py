@@ -32,7 +32,7 @@ from corpora.audio import load_audio
 from corpora.manifest import atomic_write, read_csv, write_json
 from corpora.voxceleb import prepare_voxceleb, read_trials
 from lobes import verification
-from lobes.upstream import optimizer_groups, prepare_upstream, recoverables
+from lobes.upstream import claim_output_folder, optimizer_groups, prepare_upstream, recoverables
 
 logger = logging.getLogger(__name__)
 
@@ -218,6 +218,7 @@ def main(argv):
     with open(hparams_file) as fin:
         hparams = load_hyperpyyaml(fin, overrides)
     sb.utils.distributed.ddp_init_group(run_opts)
+    claim_output_folder(hparams["output_folder"], hparams["encoder"])
     sb.create_experiment_directory(hparams["output_folder"], hyperparams_to_save=hparams_file,
                                    overrides=overrides)
     run_on_main(prepare_voxceleb, kwargs={"data_folder": hparams["data_folder"],
