@@ -34,7 +34,8 @@ class UtteranceClassifier(torch.nn.Module):
     def forward(self, feats, lengths=None):
         feats = feats.float()
         if self.frame_mlp is not None:
-            # frames standardized (padding included: a small bias, the same for every encoder)
+            # frames standardized; padded frames enter the batch statistics (a small bias that depends on
+            # the encoder's padding value, absent when batches hold utterances of similar length)
             feats = self.frame_mlp(self.frame_norm(feats.transpose(1, 2)).transpose(1, 2))
         pooled = self.pooling(feats, lengths).squeeze(1)
         return self.classifier(self.norm(pooled))

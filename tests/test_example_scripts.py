@@ -22,9 +22,10 @@ def _bash(*args, cwd=REPO):
 
 
 def test_every_recipe_with_a_runner_has_an_example_script():
-    """The three recipes that run on the embedded corpus each have an example.sh."""
-    names = {os.path.basename(os.path.dirname(p)) for p in RECIPE_SCRIPTS}
-    assert {"PseudoLabels", "PretextSelection", "MultitaskSSL"} <= names
+    """Every recipe that runs on the embedded corpus has an example.sh."""
+    names = {os.path.relpath(os.path.dirname(p), os.path.join(REPO, "recipes")) for p in RECIPE_SCRIPTS}
+    assert {"PseudoLabels", "PretextSelection", "MultitaskSSL", "Downstream", "Downstream/ASR",
+            "Downstream/SpeakerVerification", "Downstream/SpeakerID"} <= names
 
 
 @pytest.mark.parametrize("script", ALL_SCRIPTS, ids=lambda p: os.path.relpath(p, REPO))
