@@ -88,3 +88,30 @@ from compare import parse_encoder; print(parse_encoder(sys.argv[1])[0])' "$encod
 downstream_override() {
     if [ $# -ge 2 ] && [ "${2#--}" = "$2" ]; then overrides+=("$1" "$2"); taken=2; else overrides+=("$1"); taken=1; fi
 }
+
+# The start of every downstream recipe's example.sh: parses [--size] [--seed] [--yaml NAME] [--encoder SPEC]
+# [--train_seed N] and any `--key value` override for train.py (into `overrides`), then sets the corpus
+# paths, builds the venv, corpus and manifests, and resolves the encoder (`encoder`, `tag`). The caller sets
+# `root`, `recipe` (its folder under recipes/Downstream) and `yaml` (its default YAML, without .yaml).
+downstream_setup() {
+    encoder=fbank
+    train_seed=1986
+    overrides=()
+    usage="[--size tiny|small] [--seed S] [--yaml NAME] [--encoder SPEC] [--train_seed N] [--<hparam> [VALUE] ...]"
+    while [ $# -gt 0 ]; do
+        embedded_option "$@" && shift 2 && continue
+        case "$1" in
+            -h|--help) embedded_usage "$1" ;;
+            --yaml) yaml="$(option_value "$@")"; shift 2 ;;
+            --encoder) encoder="$(option_value "$@")"; shift 2 ;;
+            --train_seed) train_seed="$(option_value "$@")"; shift 2 ;;
+            --*) downstream_override "$@"; shift "$taken" ;;
+            *) embedded_usage "$1" ;;
+        esac
+    done
+    [ -f "recipes/Downstream/$recipe/hparams/$yaml.yaml" ] \
+        || embedded_usage "--yaml $yaml (no recipes/Downstream/$recipe/hparams/$yaml.yaml)"
+    embedded_paths
+    embedded_env
+    downstream_encoder
+}

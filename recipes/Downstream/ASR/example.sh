@@ -14,27 +14,13 @@ set -euo pipefail
 cd "$(dirname "$0")/../../.."
 root="$PWD"
 
-encoder=fbank
-train_seed=1986
-overrides=()
-usage="[--size tiny|small] [--seed S] [--encoder SPEC] [--train_seed N] [--<hparam> VALUE ...]"
+recipe=ASR
+yaml=ctc
 . tools/embedded_paths.sh
-while [ $# -gt 0 ]; do
-    embedded_option "$@" && shift 2 && continue
-    case "$1" in
-        --encoder) encoder="$(option_value "$@")"; shift 2 ;;
-        --train_seed) train_seed="$(option_value "$@")"; shift 2 ;;
-        --*) downstream_override "$@"; shift "$taken" ;;
-        *) embedded_usage "$1" ;;
-    esac
-done
-embedded_paths
-embedded_env
-
-downstream_encoder
+downstream_setup "$@"
 out="$root/results/downstream/asr/$name/$tag/$train_seed"
 cd recipes/Downstream/ASR
-python train.py hparams/ctc.yaml --encoder "$encoder" --seed "$train_seed" \
+python train.py "hparams/$yaml.yaml" --encoder "$encoder" --seed "$train_seed" \
     --data_folder "$root/$data/LibriSpeech" --prepare_folder "$root/results/downstream/asr/$name/prepared" \
     --output_folder "$out" "${overrides[@]}"
 echo "ASR results: $out/metrics.json, per-utterance alignments: $out/wer_test.txt"

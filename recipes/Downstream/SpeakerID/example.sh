@@ -12,28 +12,14 @@ set -euo pipefail
 cd "$(dirname "$0")/../../.."
 root="$PWD"
 
-encoder=fbank
-train_seed=1986
-overrides=()
-usage="[--size tiny|small] [--seed S] [--encoder SPEC] [--train_seed N] [--<hparam> VALUE ...]"
+recipe=SpeakerID
+yaml=speaker_id
 . tools/embedded_paths.sh
-while [ $# -gt 0 ]; do
-    embedded_option "$@" && shift 2 && continue
-    case "$1" in
-        --encoder) encoder="$(option_value "$@")"; shift 2 ;;
-        --train_seed) train_seed="$(option_value "$@")"; shift 2 ;;
-        --*) downstream_override "$@"; shift "$taken" ;;
-        *) embedded_usage "$1" ;;
-    esac
-done
-embedded_paths
-embedded_env
-
-downstream_encoder
+downstream_setup "$@"
 speakers=$(cut -d, -f4 "$prepared/voxceleb/iden_train.csv" | tail -n +2 | sort -u | wc -l)
 out="$root/results/downstream/speaker_id/$name/$tag/$train_seed"
 cd recipes/Downstream/SpeakerID
-python train.py hparams/speaker_id.yaml --encoder "$encoder" --seed "$train_seed" --n_speakers "$speakers" \
+python train.py "hparams/$yaml.yaml" --encoder "$encoder" --seed "$train_seed" --n_speakers "$speakers" \
     --data_folder "$root/$data/VoxCeleb/vox1" --prepare_folder "$root/$prepared/voxceleb_downstream" \
     --output_folder "$out" "${overrides[@]}"
 echo "speaker ID results: $out/metrics.json"

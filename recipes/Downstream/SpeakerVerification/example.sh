@@ -15,29 +15,10 @@ set -euo pipefail
 cd "$(dirname "$0")/../../.."
 root="$PWD"
 
+recipe=SpeakerVerification
 yaml=xvector
-encoder=fbank
-train_seed=1986
-overrides=()
-usage="[--size tiny|small] [--seed S] [--yaml xvector|ecapa] [--encoder SPEC] [--train_seed N] [--<key> [<value>] ...]"
 . tools/embedded_paths.sh
-while [ $# -gt 0 ]; do
-    embedded_option "$@" && shift 2 && continue
-    case "$1" in
-        -h|--help) embedded_usage "$1" ;;
-        --yaml) yaml="$(option_value "$@")"; shift 2 ;;
-        --encoder) encoder="$(option_value "$@")"; shift 2 ;;
-        --train_seed) train_seed="$(option_value "$@")"; shift 2 ;;
-        --*) downstream_override "$@"; shift "$taken" ;;
-        *) embedded_usage "$1" ;;
-    esac
-done
-[ -f "recipes/Downstream/SpeakerVerification/hparams/$yaml.yaml" ] \
-    || embedded_usage "--yaml $yaml (no recipes/Downstream/SpeakerVerification/hparams/$yaml.yaml)"
-embedded_paths
-
-embedded_env
-downstream_encoder
+downstream_setup "$@"
 base="$root/results/downstream/speaker_verification/$name"
 out="$base/${yaml}_$tag/$train_seed"
 echo "== speaker verification ($yaml on $encoder) -> $out"
