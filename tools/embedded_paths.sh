@@ -71,6 +71,18 @@ embedded_env() {
     python -m corpora.prepare_embedded "$data" "$prepared"
 }
 
+# The start of an example.sh whose only options are --size and --seed: parses them, sets the corpus
+# paths and builds the venv, corpus and manifests.
+embedded_setup() {
+    usage="[--size tiny|small] [--seed S]"
+    while [ $# -gt 0 ]; do
+        embedded_option "$@" && shift 2 && continue
+        embedded_usage "$1"
+    done
+    embedded_paths
+    embedded_env
+}
+
 # Downstream recipes: makes an encoder folder given relative to the repository root absolute (the recipe
 # runs from its own folder) and sets `tag`, the run's short name as recipes/Downstream/compare.py names it
 # (fbank, mfcc, pretrained_pase, random_alpharatio, ...). Needs the venv and `root`.

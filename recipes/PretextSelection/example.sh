@@ -14,14 +14,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 root="$PWD"
 
-usage="[--size tiny|small] [--seed S]"
 . tools/embedded_paths.sh
-while [ $# -gt 0 ]; do
-    embedded_option "$@" && shift 2 && continue
-    embedded_usage "$1"
-done
-embedded_paths
-embedded_env
+embedded_setup "$@"
 
 # failures.csv is the last file extract.py writes, so its presence means the extraction finished.
 for layout in librispeech voxceleb; do

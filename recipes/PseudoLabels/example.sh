@@ -12,14 +12,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 root="$PWD"
 
-usage="[--size tiny|small] [--seed S]"
 . tools/embedded_paths.sh
-while [ $# -gt 0 ]; do
-    embedded_option "$@" && shift 2 && continue
-    embedded_usage "$1"
-done
-embedded_paths
-embedded_env
+embedded_setup "$@"
 
 labels="$root/results/pseudo_labels/$name"
 echo "== pseudo-labels of Common Voice -> $labels"
