@@ -97,12 +97,13 @@ class MultitaskBrain(sb.Brain):
             for opt in self.optimizers_dict.values():
                 for group in opt.param_groups:
                     group["lr"] *= self.hparams.decay_factor
-        self.hparams.train_logger.log_stats(stats_meta={"epoch": epoch, "lr_encoder": lrs["encoder"]},
-                                            train_stats=self.train_stats, valid_stats=stats)
         last = epoch == self.hparams.epoch_counter.limit
         if epoch % self.hparams.ckpt_save_interval == 0 or last:
             self.checkpointer.save_and_keep_only(meta={"loss": stats["loss"], "epoch": epoch},
                                                  num_to_keep=self.hparams.num_ckpts_keep)
+        # logged after the save, so that a run stopped right after this line restarts from this epoch's checkpoint
+        self.hparams.train_logger.log_stats(stats_meta={"epoch": epoch, "lr_encoder": lrs["encoder"]},
+                                            train_stats=self.train_stats, valid_stats=stats)
 
 
 def dataio_prepare(hparams):

@@ -63,10 +63,11 @@ class SpeakerIdBrain(sb.Brain):
             return
         stats = {"loss": stage_loss, "accuracy": self.correct / max(self.total, 1)}
         if stage == sb.Stage.VALID:
-            self.hparams.train_logger.log_stats(stats_meta={"epoch": epoch}, train_stats={"loss": self.train_loss},
-                                                valid_stats=stats)
+            # saved before the log line: an epoch in the log is an epoch a restart does not train again
             self.checkpointer.save_and_keep_only(meta={"accuracy": stats["accuracy"], "epoch": epoch},
                                                  max_keys=["accuracy"], num_to_keep=1)
+            self.hparams.train_logger.log_stats(stats_meta={"epoch": epoch}, train_stats={"loss": self.train_loss},
+                                                valid_stats=stats)
         else:
             self.hparams.train_logger.log_stats(stats_meta={"epoch loaded": self.hparams.epoch_counter.current},
                                                 test_stats=stats)

@@ -83,9 +83,9 @@ class SpeakerBrain(sb.Brain):
                                                               trials.enrol, trials.test), trials.labels)
         old_lr, new_lr = self.hparams.lr_annealing(epoch)
         sb.nnet.schedulers.update_learning_rate(self.optimizer, new_lr, param_group=[0])
-        self.hparams.train_logger.log_stats(stats_meta={"epoch": epoch, "lr": old_lr},
-                                            train_stats=self.train_stats, valid_stats={"EER": val_eer})
         self.checkpointer.save_and_keep_only(meta={"EER": val_eer, "epoch": epoch}, min_keys=["EER"])
+        self.hparams.train_logger.log_stats(stats_meta={"epoch": epoch, "lr": old_lr},  # after the save: see SpeakerID
+                                            train_stats=self.train_stats, valid_stats={"EER": val_eer})
 
     def embed(self, dataset, loader_kwargs, desc):
         """{utterance ID: embedding [D]} of `dataset`, with the modules as they are now."""

@@ -1,0 +1,52 @@
+"""AtomicCheckpointer: a run killed while saving restarts from the last whole checkpoint."""
+
+import subprocess
+import sys
+import textwrap
+
+import torch
+from speechbrain.utils.checkpoints import Checkpointer
+
+from lobes.checkpoints import AtomicCheckpointer
+
+# Saves epoch 1 whole, then is killed (SIGKILL, no cleanup) after the first of two parameter files of epoch 2.
+KILLED_WHILE_SAVING = textwrap.dedent("""
+    import os, signal, sys, torch
+    from speechbrain.utils.checkpoints import Checkpointer
+    from lobes.checkpoints import AtomicCheckpointer
+    cls = AtomicCheckpointer if sys.argv[2] == "atomic" else Checkpointer
+    layer = torch.nn.Linear(3, 3)
+    torch.nn.init.constant_(layer.weight, 1.0)
+    ckpt = cls(sys.argv[1], recoverables={"a_layer": layer})
+    ckpt.save_checkpoint(meta={"epoch": 1})
+    torch.nn.init.constant_(layer.weight, 2.0)
+    ckpt.add_recoverable("b_killer", object(), custom_save_hook=lambda obj, path: os.kill(os.getpid(), signal.SIGKILL),
+                        custom_load_hook=lambda obj, path, end_of_epoch: None)
+    ckpt.save_checkpoint(meta={"epoch": 2})
+""")
+
+
+def _killed_run(folder, kind):
+    done = subprocess.run([sys.executable, "-c", KILLED_WHILE_SAVING, str(folder), kind], capture_output=True)
+    assert done.returncode == -9, done.stderr.decode()[-2000:]
+
+
+def test_plain_checkpointer_would_pick_the_half_written_checkpoint(tmp_path):
+    """The failure being guarded against: SpeechBrain's own Checkpointer lists the interrupted save as the latest."""
+    _killed_run(tmp_path, "plain")
+    latest = Checkpointer(tmp_path).find_checkpoint()
+    assert latest.meta["epoch"] == 2 and "b_killer" not in latest.paramfiles
+
+
+def test_killed_save_is_invisible_and_cleaned_at_the_next_save(tmp_path):
+    _killed_run(tmp_path, "atomic")
+    layer = torch.nn.Linear(3, 3)
+    ckpt = AtomicCheckpointer(tmp_path, recoverables={"a_layer": layer})
+    assert [c.meta["epoch"] for c in ckpt.list_checkpoints()] == [1]
+    ckpt.recover_if_possible()
+    assert torch.all(layer.weight == 1.0)  # epoch 1's weights, not the half-saved epoch 2
+    assert len(list(tmp_path.iterdir())) == 2  # the whole checkpoint and the leftover folder
+    ckpt.save_and_keep_only(meta={"epoch": 2}, num_to_keep=1)
+    folders = list(tmp_path.iterdir())
+    assert len(folders) == 1 and (folders[0] / "CKPT.yaml").exists()
+    assert [c.meta["epoch"] for c in AtomicCheckpointer(tmp_path).list_checkpoints()] == [2]
