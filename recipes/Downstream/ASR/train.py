@@ -28,12 +28,12 @@ from speechbrain.decoders.ctc import ctc_greedy_decode
 from speechbrain.utils.distributed import if_main_process, run_on_main
 
 from corpora.audio import load_audio
-from corpora.manifest import write_json, write_text
+from corpora.manifest import read_csv, write_json, write_text
 from lobes.asr import ErrorRates
+from lobes.ctc_lm import LexiconLMDecoder
 from lobes.upstream import claim_output_folder, optimizer_groups, prepare_upstream, recoverables
 
 logger = logging.getLogger(__name__)
-DECODERS = ("greedy", "beam")
 
 
 class ASRBrain(sb.Brain):
@@ -52,17 +52,19 @@ class ASRBrain(sb.Brain):
         log_probs, lens = predictions
         tokens, token_lens = batch.tokens
         loss = sb.nnet.losses.ctc_loss(log_probs.float(), tokens, lens, token_lens, self.hparams.blank_index)
-        if stage != sb.Stage.TRAIN:
-            refs = list(batch.wrd)
-            for name, rates in self.error_rates.items():
-                rates.append(batch.id, self.decode(name, log_probs.float(), lens), refs)
+        if stage == sb.Stage.VALID:  # the per-epoch dev WER that picks the checkpoint
+            self.error_rates.append(batch.id, self.greedy(log_probs.float(), lens), list(batch.wrd))
+        elif stage == sb.Stage.TEST:  # kept, to be decoded by every decoder (and LM weight) afterwards
+            self.outputs.append((batch.id, log_probs.float().cpu(), lens.cpu(), list(batch.wrd)))
         return loss
 
-    def decode(self, name, log_probs, lens):
-        """Word strings of a batch, by greedy decoding or prefix beam search."""
-        if name == "greedy":
-            return [self.tokenizer.sp.decode_ids(ids) for ids in
-                    ctc_greedy_decode(log_probs, lens, blank_id=self.hparams.blank_index)]
+    def greedy(self, log_probs, lens):
+        """Word strings of a batch by greedy CTC decoding."""
+        return [self.tokenizer.sp.decode_ids(ids) for ids in
+                ctc_greedy_decode(log_probs, lens, blank_id=self.hparams.blank_index)]
+
+    def beam(self, log_probs, lens):
+        """Word strings of a batch by CTC prefix beam search (no language model)."""
         return [hyps[0].text for hyps in self.beam_searcher(log_probs, lens)]
 
     def init_optimizers(self):
@@ -74,18 +76,15 @@ class ASRBrain(sb.Brain):
             self.checkpointer.add_recoverable("optimizer", self.optimizer)
 
     def on_stage_start(self, stage, epoch=None):
-        # Validation decodes greedily; the final dev/test passes (TEST stage) use both decoders.
-        self.error_rates = {name: ErrorRates() for name in (DECODERS if stage == sb.Stage.TEST else ["greedy"])}
+        self.error_rates, self.outputs = ErrorRates(), []
         if stage == sb.Stage.TRAIN:
             self.epoch_start = time.time()
 
     def on_stage_end(self, stage, stage_loss, epoch=None):
         if stage == sb.Stage.TRAIN:
             self.train_stats = {"loss": stage_loss, "seconds": round(time.time() - self.epoch_start, 1)}
-            return
-        scores = {name: rates.summarize() for name, rates in self.error_rates.items()}
-        if stage == sb.Stage.VALID:
-            stats = {"loss": stage_loss, **scores["greedy"]}
+        elif stage == sb.Stage.VALID:
+            stats = {"loss": stage_loss, **self.error_rates.summarize()}
             old_lr, new_lr = self.hparams.lr_annealing(stage_loss)
             for group in self.optimizer.param_groups:  # keeps the encoder/head ratio
                 group["lr"] *= new_lr / old_lr
@@ -94,20 +93,39 @@ class ASRBrain(sb.Brain):
                                                  num_to_keep=self.hparams.num_ckpts_keep)
             self.hparams.train_logger.log_stats(stats_meta={"epoch": epoch, "lr": old_lr},
                                                 train_stats=self.train_stats, valid_stats=stats)
-            return
-        self.final_scores = {"loss": stage_loss, **scores}
-        self.hparams.train_logger.log_stats(stats_meta={f"{self.eval_name}, best checkpoint": ""},
-                                            test_stats={f"{n}_{k}": v for n, s in scores.items()
-                                                        for k, v in s.items()})
-        if if_main_process():
-            for name, rates in self.error_rates.items():
-                rates.write(os.path.join(self.hparams.output_folder, f"wer_{self.eval_name}_{name}.txt"))
 
-    def score(self, name, dataset, loader_kwargs):
-        """{"greedy": {"WER", "CER"}, "beam": {...}} of the best checkpoint (lowest dev WER) on `dataset`."""
-        self.eval_name = name
+    def outputs_of(self, dataset, loader_kwargs):
+        """[(ids, log_probs, relative lengths, references)] per batch, from the best checkpoint (lowest dev WER)."""
         self.evaluate(dataset, min_key="WER", test_loader_kwargs=loader_kwargs)
-        return {d: self.final_scores[d] for d in DECODERS}
+        return self.outputs
+
+
+def error_rates(outputs, decode):
+    """ErrorRates of `decode(log_probs, lens) -> word strings` over kept outputs."""
+    rates = ErrorRates()
+    for ids, log_probs, lens, refs in outputs:
+        rates.append(ids, decode(log_probs, lens), refs)
+    return rates
+
+
+def lm_decoder_chosen_on_dev(hparams, tokenizer, dev_outputs):
+    """The lexicon + n-gram LM decoder with the (lm_weight, word_score) of lowest dev WER; the grid is logged."""
+    transcripts = [row["wrd"] for row in read_csv(hparams["train_csv"])]
+    decoder = LexiconLMDecoder(transcripts, tokenizer, os.path.join(hparams["output_folder"], "lm"),
+                               order=hparams["lm_order"], discount=hparams["lm_discount"],
+                               beam_size=hparams["lm_beam_size"])
+    grid = []
+    for lm_weight in hparams["lm_weights"]:
+        for word_score in hparams["word_scores"]:
+            decoder.set_weights(lm_weight, word_score)
+            grid.append((error_rates(dev_outputs, decoder).summarize()["WER"], lm_weight, word_score))
+    lines = [f"lm_weight {w:g}, word_score {ws:g}: dev WER {wer:.2f}" for wer, w, ws in grid]
+    write_text(os.path.join(hparams["output_folder"], "lm", "dev_grid.txt"), "\n".join(lines) + "\n")
+    _, lm_weight, word_score = min(grid)
+    logger.info("LM decoding: lm_weight %g, word_score %g chosen on dev (grid in lm/dev_grid.txt)",
+                lm_weight, word_score)
+    decoder.set_weights(lm_weight, word_score)
+    return decoder
 
 
 def dataio_prepare(hparams, tokenizer):
@@ -186,27 +204,44 @@ def main(argv):
     epochs = hparams["epoch_counter"].current  # before evaluate() loads the best checkpoint, counter included
 
     loader = hparams["valid_dataloader_options"]
-    dev = brain.score("dev", datasets["valid"], loader)
-    test = brain.score("test", datasets["test"], loader)
+    dev_outputs = brain.outputs_of(datasets["valid"], loader)
+    test_outputs = brain.outputs_of(datasets["test"], loader)
     if not if_main_process():
         return
-    # The decoder is chosen on dev (ties go to greedy, the cheaper one), never on test.
-    chosen = min(DECODERS, key=lambda d: (dev[d]["WER"], DECODERS.index(d)))
+    decoders = {"greedy": brain.greedy, "beam": brain.beam}
+    if hparams["lm_order"] > 0:
+        decoders["lm"] = lm_decoder_chosen_on_dev(hparams, tokenizer, dev_outputs)
     out = hparams["output_folder"]
+    dev, test = {}, {}
+    for name, decode in decoders.items():
+        for split, outputs, scores in (("dev", dev_outputs, dev), ("test", test_outputs, test)):
+            rates = error_rates(outputs, decode)
+            rates.write(os.path.join(out, f"wer_{split}_{name}.txt"))
+            scores[name] = rates.summarize()
+    hparams["train_logger"].log_stats(stats_meta={"best checkpoint": ""},
+                                      test_stats={f"{split}_{name}_{k}": v for split, scores in
+                                                  (("dev", dev), ("test", test)) for name, s in scores.items()
+                                                  for k, v in s.items()})
+    # The decoder is chosen on dev (ties go to the simpler one, in the order above), never on test.
+    order = list(decoders)
+    chosen = min(order, key=lambda d: (dev[d]["WER"], order.index(d)))
     with open(os.path.join(out, f"wer_test_{chosen}.txt"), encoding="utf-8") as f:
         write_text(os.path.join(out, "wer_test.txt"), f.read())
     metrics = {"wer": test[chosen]["WER"], "cer": test[chosen]["CER"], "decoder": chosen,
-               "wer_greedy": test["greedy"]["WER"], "wer_beam": test["beam"]["WER"],
-               "cer_greedy": test["greedy"]["CER"], "cer_beam": test["beam"]["CER"],
-               "dev_wer": dev[chosen]["WER"], "dev_cer": dev[chosen]["CER"],
-               "dev_wer_greedy": dev["greedy"]["WER"], "dev_wer_beam": dev["beam"]["WER"],
-               "encoder": str(hparams["encoder"]), "seed": hparams["seed"], "train_seconds": round(train_seconds, 1),
-               "epochs": epochs, "token_type": hparams["token_type"], "vocab_size": tokenizer.sp.vocab_size()}
+               "dev_wer": dev[chosen]["WER"], "dev_cer": dev[chosen]["CER"]}
+    for name in order:
+        metrics.update({f"wer_{name}": test[name]["WER"], f"cer_{name}": test[name]["CER"],
+                        f"dev_wer_{name}": dev[name]["WER"]})
+    if "lm" in decoders:
+        metrics.update(lm_order=hparams["lm_order"], lm_weight=decoders["lm"].lm_weight,
+                       word_score=decoders["lm"].word_score)
+    metrics.update({"encoder": str(hparams["encoder"]), "seed": hparams["seed"], "train_seconds":
+                    round(train_seconds, 1), "epochs": epochs, "token_type": hparams["token_type"],
+                    "vocab_size": tokenizer.sp.vocab_size()})
     write_json(os.path.join(out, "metrics.json"), metrics)
-    print(f"test WER {metrics['wer']:.2f} % ({chosen} decoding, chosen on dev: greedy "
-          f"{dev['greedy']['WER']:.2f} %, beam {dev['beam']['WER']:.2f} %), CER {metrics['cer']:.2f} %; "
+    on_dev = ", ".join(f"{name} {dev[name]['WER']:.2f} %" for name in order)
+    print(f"test WER {metrics['wer']:.2f} % ({chosen} decoding, chosen on dev: {on_dev}), CER {metrics['cer']:.2f} %; "
           f"alignments in {os.path.join(out, 'wer_test.txt')}, metrics in {os.path.join(out, 'metrics.json')}")
-
 
 if __name__ == "__main__":
     main(sys.argv[1:])
