@@ -31,6 +31,7 @@ from corpora.audio import load_audio
 from corpora.manifest import read_csv, write_json, write_text
 from lobes.asr import ErrorRates
 from lobes.ctc_lm import LexiconLMDecoder
+from lobes.frame_cache import FrameCache
 from lobes.upstream import claim_output_folder, optimizer_groups, prepare_upstream, recoverables
 
 logger = logging.getLogger(__name__)
@@ -42,11 +43,11 @@ class ASRBrain(sb.Brain):
     def compute_forward(self, batch, stage):
         batch = batch.to(self.device)
         wavs, wav_lens = batch.sig
-        feats = self.modules.upstream(wavs, wav_lens)
-        feats = self.modules.normalize(feats, wav_lens, epoch=self.hparams.epoch_counter.current)
+        feats, lens = self.frame_cache(self.modules.upstream, wavs, wav_lens, batch.id)  # frozen: computed once
+        feats = self.modules.normalize(feats, lens, epoch=self.hparams.epoch_counter.current)
         if stage == sb.Stage.TRAIN:
-            feats, _ = self.hparams.fea_augment(feats, wav_lens)
-        return self.modules.head(feats), wav_lens
+            feats, _ = self.hparams.fea_augment(feats, lens)
+        return self.modules.head(feats), lens
 
     def compute_objectives(self, predictions, batch, stage):
         log_probs, lens = predictions
@@ -193,6 +194,7 @@ def main(argv):
     brain = ASRBrain(modules=dict(hparams["modules"], head=head), opt_class=hparams["opt_class"], hparams=hparams,
                      run_opts=run_opts, checkpointer=hparams["checkpointer"])
     brain.tokenizer = tokenizer
+    brain.frame_cache = FrameCache(hparams["cache_frames_gb"])
     vocab = [tokenizer.sp.id_to_piece(i) for i in range(tokenizer.sp.vocab_size())]
     brain.beam_searcher = hparams["beam_search"](vocab_list=vocab)
 

@@ -27,6 +27,7 @@ from speechbrain.utils.distributed import if_main_process, run_on_main
 
 from corpora.audio import load_audio
 from corpora.manifest import write_json
+from lobes.frame_cache import FrameCache, crop_frames, sample_crops_to_frames
 from lobes.upstream import claim_output_folder, optimizer_groups, prepare_upstream, recoverables
 
 logger = logging.getLogger(__name__)
@@ -36,7 +37,8 @@ class SpeakerIdBrain(sb.Brain):
     def compute_forward(self, batch, stage):
         batch = batch.to(self.device)
         wavs, lengths = batch.sig
-        feats = self.modules.upstream(wavs, lengths)
+        feats, lengths = self.frame_cache(self.modules.upstream, wavs, lengths, batch.id)  # frozen upstream: computed once per utterance
+        feats, lengths = crop_frames(feats, lengths, *sample_crops_to_frames(batch.crop.data, self.hop_samples))
         return self.modules.head(feats, lengths)
 
     def compute_objectives(self, logits, batch, stage):
@@ -84,15 +86,19 @@ def dataio_prepare(hparams):
         seconds = hparams["train_crop_seconds"] if split == "train" else hparams["eval_max_seconds"]
 
         @sb.utils.data_pipeline.takes("wav", "id")
-        @sb.utils.data_pipeline.provides("sig")
+        @sb.utils.data_pipeline.provides("sig", "crop")
         def audio_pipeline(wav, utt_id, train=split == "train", size=int(seconds * rate)):
             signal = load_audio(wav, rate)
-            if signal.shape[0] <= size:
-                return signal
-            # random crops in training; a fixed crop per utterance for dev/test (comparable epochs)
-            start = (random if train else random.Random(zlib.crc32(utt_id.encode()))).randint(
-                0, signal.shape[0] - size)
-            return signal[start:start + size]
+            start = 0
+            if signal.shape[0] > size:
+                # random crops in training, cut from the frames of the whole utterance (cacheable); a fixed
+                # crop per utterance for dev/test, cut from the audio (comparable epochs)
+                start = (random if train else random.Random(zlib.crc32(utt_id.encode()))).randint(
+                    0, signal.shape[0] - size)
+                if not train:
+                    signal, start = signal[start:start + size], 0
+            yield signal
+            yield torch.LongTensor([start, size])
 
         @sb.utils.data_pipeline.takes("spk_id")
         @sb.utils.data_pipeline.provides("spk_id_encoded")
@@ -101,7 +107,7 @@ def dataio_prepare(hparams):
 
         data.add_dynamic_item(audio_pipeline)
         data.add_dynamic_item(label_pipeline)
-        data.set_output_keys(["id", "sig", "spk_id_encoded"])
+        data.set_output_keys(["id", "sig", "crop", "spk_id_encoded"])
         if split != "train" or hparams["sorting"] != "random":
             data = data.filtered_sorted(sort_key="duration", reverse=hparams["sorting"] == "descending")
         datasets[split] = data
@@ -129,6 +135,8 @@ def main(argv):
                                               **recoverables(upstream)})
     brain = SpeakerIdBrain(modules={"upstream": upstream, "head": hparams["head"]}, hparams=hparams,
                            run_opts=run_opts, checkpointer=hparams["checkpointer"])
+    brain.frame_cache = FrameCache(hparams["cache_frames_gb"])
+    brain.hop_samples = upstream.hop_seconds * hparams["sample_rate"]
     start = time.time()
     brain.fit(hparams["epoch_counter"], datasets["train"], datasets["dev"],
               # drop_last: the head's BatchNorm needs two or more utterances per batch

@@ -32,6 +32,7 @@ from corpora.audio import load_audio
 from corpora.manifest import atomic_write, read_csv, write_json
 from corpora.voxceleb import prepare_voxceleb, read_trials
 from lobes import verification
+from lobes.frame_cache import FrameCache, crop_frames, sample_crops_to_frames
 from lobes.upstream import claim_output_folder, optimizer_groups, prepare_upstream, recoverables
 
 logger = logging.getLogger(__name__)
@@ -43,11 +44,15 @@ class SpeakerBrain(sb.Brain):
     def compute_forward(self, batch, stage):
         batch = batch.to(self.device)
         wavs, lengths = batch.sig
+        keys = batch.utt  # the utterance, shared by its training crops and its whole-utterance embedding
         if stage == sb.Stage.TRAIN and self.hparams.wav_augment is not None:
             # label-preserving (speed, dropped bands and chunks): the batch size does not change
             wavs, lengths = self.hparams.wav_augment(wavs, lengths)
-        feats = self.modules.upstream(wavs, lengths)
-        feats = self.modules.mean_var_norm(feats.float(), lengths)
+            keys = None  # augmented audio differs every epoch: nothing to cache
+        feats, lengths = self.frame_cache(self.modules.upstream, wavs, lengths, keys)
+        if stage == sb.Stage.TRAIN:  # the random crop, cut from the frames of the whole utterance
+            feats, lengths = crop_frames(feats, lengths, *sample_crops_to_frames(batch.crop.data, self.hop_samples))
+        feats = self.modules.mean_var_norm(feats, lengths)
         embeddings = self.modules.embedding_model(feats, lengths)  # [B, 1, D]
         if stage == sb.Stage.TRAIN:
             return self.modules.classifier(embeddings)  # [B, 1, speakers] cosines
@@ -148,21 +153,22 @@ def dataio_prepare(hparams):
     rate = hparams["sample_rate"]
     label_encoder = sb.dataio.encoder.CategoricalEncoder()
 
-    @sb.utils.data_pipeline.takes("wav")
-    @sb.utils.data_pipeline.provides("sig")
-    def crop_pipeline(wav):
-        signal = load_audio(wav, rate)
+    @sb.utils.data_pipeline.takes("wav", "ID")
+    @sb.utils.data_pipeline.provides("sig", "crop", "utt")
+    def crop_pipeline(wav, utt):  # `ID`: the utterance of this "ID@k" crop item
+        signal = load_audio(wav, rate)  # whole: the crop is cut from its frames (see compute_forward)
         lo, hi = (int(hparams[k] * rate) for k in ("crop_min_seconds", "crop_max_seconds"))
         size = int(torch.randint(lo, hi + 1, ()))
-        if signal.shape[0] <= size:
-            return signal
-        start = int(torch.randint(0, signal.shape[0] - size + 1, ()))
-        return signal[start:start + size]
+        start = int(torch.randint(0, signal.shape[0] - size + 1, ())) if signal.shape[0] > size else 0
+        yield signal
+        yield torch.LongTensor([start, size])
+        yield utt
 
-    @sb.utils.data_pipeline.takes("wav")
-    @sb.utils.data_pipeline.provides("sig")
-    def full_pipeline(wav):
-        return load_audio(wav, rate)
+    @sb.utils.data_pipeline.takes("wav", "id")
+    @sb.utils.data_pipeline.provides("sig", "utt")
+    def full_pipeline(wav, utt):
+        yield load_audio(wav, rate)
+        yield utt
 
     @sb.utils.data_pipeline.takes("spk_id")
     @sb.utils.data_pipeline.provides("spk_id_encoded")
@@ -173,7 +179,7 @@ def dataio_prepare(hparams):
     repeated = {f"{row['ID']}@{k}": dict(row, duration=float(row["duration"]))
                 for k in range(int(hparams["crops_per_utterance"])) for row in rows}
     train = DynamicItemDataset(repeated, dynamic_items=[crop_pipeline, label_pipeline],
-                               output_keys=["id", "sig", "spk_id_encoded"])
+                               output_keys=["id", "sig", "crop", "utt", "spk_id_encoded"])
     label_encoder.load_or_create(os.path.join(hparams["save_folder"], "label_encoder.txt"),
                                  from_didatasets=[train], output_key="spk_id")
     label_encoder.expect_len(len({row["spk_id"] for row in rows}))  # a stale label_encoder.txt fails here
@@ -182,7 +188,7 @@ def dataio_prepare(hparams):
         data = DynamicItemDataset({r["ID"]: r for r in rows}) if name == "train" else \
             DynamicItemDataset.from_csv(hparams[f"{name}_csv"])
         data.add_dynamic_item(full_pipeline)
-        data.set_output_keys(["id", "sig"])
+        data.set_output_keys(["id", "sig", "utt"])
         datasets[f"{name}_full"] = data.filtered_sorted(sort_key="duration", reverse=True)
     return datasets, label_encoder
 
@@ -241,6 +247,8 @@ def main(argv):
                                    "epoch_counter": hparams["epoch_counter"], **recoverables(upstream)})
     brain = SpeakerBrain(modules=modules, opt_class=hparams["opt_class"], hparams=hparams,
                          run_opts=run_opts, checkpointer=checkpointer)
+    brain.frame_cache = FrameCache(hparams["cache_frames_gb"])
+    brain.hop_samples = upstream.hop_seconds * hparams["sample_rate"]
     logger.info("embedding model: %s, %.2fM parameters; %d training speakers", hparams["embedding_name"],
                 sum(p.numel() for p in hparams["embedding_model"].parameters()) / 1e6, len(label_encoder))
 
