@@ -88,7 +88,9 @@ class CTCHead(torch.nn.Module):
                                        torch.nn.Dropout(dropout))
         self.out = Linear(n_neurons=output_neurons, input_size=dnn_neurons)
 
-    def forward(self, feats):
+    def forward(self, feats, lengths=None):
+        """`feats` [B, T, D] -> log-probabilities [B, T', V]; `lengths` (relative) keep padding out of the BiLSTM,
+        whose backward pass would otherwise start in the padding (and depend on what the padding holds)."""
         x = feats
         for layer in self.conv:
             if isinstance(layer, Conv1d) and layer.stride > 1:
@@ -97,7 +99,7 @@ class CTCHead(torch.nn.Module):
                                 - x.shape[1])
                 x = torch.nn.functional.pad(x, (0, 0, pad_total // 2, pad_total - pad_total // 2))
             x = layer(x)
-        x, _ = self.rnn(x)
+        x, _ = self.rnn(x, lengths=lengths)
         return torch.log_softmax(self.out(self.dnn(x)), dim=-1)
 
 
