@@ -103,3 +103,23 @@ def test_impossible_vocabulary_size_is_explained(tiny_librispeech, tmp_path):
                           capture_output=True, text=True, env=ENV)
     assert done.returncode != 0 and "set --vocab_size to at most" in done.stdout + done.stderr
     assert not list((tmp_path / "tok").glob("*.model"))  # nothing half-trained left to be reused
+
+
+def test_a_tokenizer_of_other_transcripts_is_refused(tiny_librispeech, tmp_path):
+    base, args = tiny_librispeech
+    if not (base / "prep" / "tokenizer" / "40_char.model").exists():  # when run alone
+        _train(base / "first", args, "--number_of_epochs", 1)
+    with open(base / "prep" / "train-clean-100.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    for row in rows:  # another training set: the same audio, other words
+        row["wrd"] = " ".join(reversed(row["wrd"].split()))
+    other = tmp_path / "other_train.csv"
+    with open(other, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    done = subprocess.run(_command(tmp_path / "run", args, "--train_csv", other, "--skip_prep", True), cwd=RECIPE,
+                          capture_output=True, text=True, env=ENV)
+    assert done.returncode != 0
+    assert "was trained on other transcripts" in done.stdout + done.stderr and "--tokenizer_folder" in \
+        done.stdout + done.stderr

@@ -15,6 +15,7 @@ reported test WER. Outputs in `<output_folder>`: `wer_test.txt` (per-utterance a
 the chosen decoder), `wer_test_greedy.txt`, `wer_test_beam.txt`, `metrics.json`.
 """
 
+import hashlib
 import logging
 import os
 import sys
@@ -164,13 +165,29 @@ def dataio_prepare(hparams, tokenizer):
 
 
 def load_tokenizer(hparams):
-    """The SentencePiece model of `tokenizer_folder`, trained there first if absent."""
+    """The SentencePiece model of `tokenizer_folder`, trained there first if absent.
+
+    The model is tied to the transcripts it was trained on (a digest beside it): a folder reused with another
+    training set would silently map unseen characters to `<unk>`, which is the CTC blank.
+    """
+    folder = hparams["tokenizer_folder"]
+    digest = hashlib.sha256("\n".join(row["wrd"] for row in read_csv(hparams["train_csv"])).encode()).hexdigest()
+    stamp = os.path.join(folder, f"{hparams['vocab_size']}_{hparams['token_type']}.transcripts.sha256")
+    model = os.path.join(folder, f"{hparams['vocab_size']}_{hparams['token_type']}.model")
+    if os.path.exists(model) and os.path.exists(stamp):
+        with open(stamp) as f:
+            if f.read().strip() != digest:
+                raise RuntimeError(f"{model} was trained on other transcripts than those of {hparams['train_csv']}; "
+                                   "give this training set its own --tokenizer_folder (or delete the old one)")
     try:
-        return hparams["tokenizer"]()
+        tokenizer = hparams["tokenizer"]()
     except RuntimeError as err:  # sentencepiece reports an impossible vocabulary size this way
         raise RuntimeError(f"training the tokenizer on {hparams['train_csv']} with vocab_size="
                            f"{hparams['vocab_size']} failed ({err}); set --vocab_size to at most the value "
                            "named above (small corpora have few distinct word pieces)") from None
+    if if_main_process() and not os.path.exists(stamp):
+        write_text(stamp, digest + "\n")
+    return tokenizer
 
 
 def main(argv):
