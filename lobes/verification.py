@@ -3,7 +3,8 @@
 A trial list is `labels [N]` (1 target, 0 non-target) with `enrol [N]` and `test [N]` indices
 into one embedding matrix `[M, D]`. Scores are higher for "same speaker".
 
-- `cosine_scores`: cosine similarity of the L2-normalized embeddings;
+- `cosine_scores`: cosine similarity of the L2-normalized embeddings; `as_norm_scores`: the same with adaptive
+  symmetric score normalization against a cohort of training embeddings;
 - `PLDAScorer`: SpeechBrain's PLDA (`speechbrain.processing.PLDA_LDA`), trained on training
   embeddings with speaker labels (centred and length-normalized first, as is usual for
   x-vectors), scored with its `Ndx` / `fast_PLDA_scoring`;
@@ -121,6 +122,26 @@ def cosine_scores(embeddings, enrol, test):
     emb = np.asarray(embeddings, dtype=np.float64)
     emb = emb / np.clip(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12, None)
     return np.einsum("nd,nd->n", emb[enrol], emb[test])
+
+
+def as_norm_scores(embeddings, enrol, test, cohort, top_k=100):
+    """Cosine scores with adaptive symmetric normalization (AS-norm, Matejka et al. 2017).
+
+    Each side of a trial is scored against the `cohort` [K, D] (embeddings of training speakers, none of them in the
+    trials); the mean and standard deviation of its `top_k` highest cohort scores normalize the trial score, and the
+    two sides are averaged: 0.5 * ((s - mu_e) / sd_e + (s - mu_t) / sd_t). It removes each utterance's own score
+    offset (an embedding close to everyone), which a single threshold cannot.
+    """
+    def unit(x):
+        x = np.asarray(x, dtype=np.float64)
+        return x / np.clip(np.linalg.norm(x, axis=1, keepdims=True), 1e-12, None)
+
+    emb, coh = unit(embeddings), unit(cohort)
+    k = min(int(top_k), coh.shape[0])
+    against = np.sort(emb @ coh.T, axis=1)[:, -k:]  # [M, k]: each utterance's closest cohort scores
+    mean, std = against.mean(axis=1), np.clip(against.std(axis=1), 1e-12, None)
+    raw = np.einsum("nd,nd->n", emb[enrol], emb[test])
+    return 0.5 * ((raw - mean[enrol]) / std[enrol] + (raw - mean[test]) / std[test])
 
 
 def _stat_object(embeddings, models, segments):

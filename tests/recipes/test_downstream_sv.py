@@ -28,7 +28,7 @@ def _check_outputs(out, metrics, data):
     trials = (data / "veri_test2.txt").read_text().split("\n")
     trials = [t.split() for t in trials if t.strip()]
     assert metrics["test_trials"] == len(trials)
-    for name in ("cosine", "plda"):
+    for name in ("cosine", "plda", "asnorm"):
         eer, (low, high) = metrics[f"eer_{name}"], metrics[f"eer_{name}_ci95"]
         assert 0.0 <= eer <= 100.0 and low <= eer <= high
         assert 0.0 <= metrics[f"min_dcf_{name}"] <= 1.0 + 1e-9

@@ -205,7 +205,9 @@ def score_test(hparams, test_embeddings, train_embeddings, train_speakers):
     emb = embedding_matrix(test_embeddings, trials.ids)
     plda = verification.PLDAScorer(rank_f=hparams["plda_rank"]).fit(train_embeddings, train_speakers)
     scores = {"cosine": verification.cosine_scores(emb, trials.enrol, trials.test),
-              "plda": plda.score(emb, trials.enrol, trials.test)}
+              "plda": plda.score(emb, trials.enrol, trials.test),
+              "asnorm": verification.as_norm_scores(emb, trials.enrol, trials.test, train_embeddings,
+                                                    top_k=hparams["asnorm_top_k"])}
     metrics = {}
     for name, values in scores.items():
         summary = verification.summarize(values, trials.labels, trials.enrol_speakers, trials.test_speakers,
@@ -275,7 +277,8 @@ def main(argv):
                     "best_epoch": int(best.meta["epoch"]) if best else None})
     write_json(os.path.join(hparams["output_folder"], "metrics.json"), metrics)
     print(f"test EER cosine {metrics['eer_cosine']:.2f} % {metrics['eer_cosine_ci95']}, PLDA "
-          f"{metrics['eer_plda']:.2f} %; minDCF {metrics['min_dcf_cosine']:.3f} / {metrics['min_dcf_plda']:.3f}; "
+          f"{metrics['eer_plda']:.2f} %, cosine + AS-norm {metrics['eer_asnorm']:.2f} %; minDCF "
+          f"{metrics['min_dcf_cosine']:.3f} / {metrics['min_dcf_plda']:.3f} / {metrics['min_dcf_asnorm']:.3f}; "
           f"outputs in {hparams['output_folder']}")
 
 
