@@ -134,10 +134,14 @@ def main(argv=None):
     if len(set(names)) != len(names):
         raise SystemExit(f"two encoders share a name in {names}: name them with name=spec")
     runs = [(task, name, spec, seed) for task in args.tasks for name, spec in encoders for seed in args.seeds]
-    # The first run of each task alone: it prepares the manifests (and the ASR tokenizer) that the
-    # runs after it share, so parallel runs never write them at the same time.
-    first = [runs.index(next(r for r in runs if r[0] == task)) for task in args.tasks]
-    done = {i: run_one(*runs[i], args) for i in first}
+    # Each task's runs one at a time until one succeeds: it prepares the manifests (and the ASR tokenizer) that
+    # the runs after it share, so parallel runs never write them at the same time (nor all fail together).
+    done = {}
+    for task in args.tasks:
+        for i in (i for i, run in enumerate(runs) if run[0] == task):
+            done[i] = run_one(*runs[i], args)
+            if "failed" not in done[i]:
+                break
     with concurrent.futures.ThreadPoolExecutor(max(args.jobs, 1)) as pool:
         rest = [i for i in range(len(runs)) if i not in done]
         done.update(zip(rest, pool.map(lambda i: run_one(*runs[i], args), rest)))

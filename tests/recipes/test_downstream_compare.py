@@ -38,7 +38,7 @@ def test_cells_are_mean_and_sample_std_over_seeds_or_the_single_run_interval():
 def test_compare_runs_every_encoder_reports_a_failure_and_resumes(tiny_corpus, tmp_path):
     root, _ = tiny_corpus
     out = tmp_path / "compare"
-    cmd = [sys.executable, "compare.py", "--encoders", "mfcc", f"broken=pretrained:{tmp_path / 'nowhere'}",
+    cmd = [sys.executable, "compare.py", "--encoders", f"broken=pretrained:{tmp_path / 'nowhere'}", "mfcc",
            "--tasks", "speaker_id", "--settings", "debug", "--data", str(root), "--prepared", str(tmp_path / "prep"),
            "--out", str(out), "--report", str(tmp_path / "report"), "--extra", "speaker_id:--n_speakers=15",
            "speaker_id:--batch_size=8", "--jobs", "2"]
