@@ -88,9 +88,13 @@ class CTCHead(torch.nn.Module):
                                        torch.nn.Dropout(dropout))
         self.out = Linear(n_neurons=output_neurons, input_size=dnn_neurons)
 
-    def forward(self, feats, lengths=None):
-        """`feats` [B, T, D] -> log-probabilities [B, T', V]; `lengths` (relative) keep padding out of the BiLSTM,
-        whose backward pass would otherwise start in the padding (and depend on what the padding holds)."""
+    def forward(self, feats):
+        """`feats` [B, T, D] -> log-probabilities [B, T', V].
+
+        The BiLSTM runs over the padding too (its backward pass starts there), so the padding must hold the same
+        values in training and testing: `lobes.frame_cache.FrameCache` zeroes it. Packing the sequences instead
+        (`lengths` to SpeechBrain's LSTM) made CPU training 3x slower per epoch on the embedded corpus.
+        """
         x = feats
         for layer in self.conv:
             if isinstance(layer, Conv1d) and layer.stride > 1:
@@ -99,7 +103,7 @@ class CTCHead(torch.nn.Module):
                                 - x.shape[1])
                 x = torch.nn.functional.pad(x, (0, 0, pad_total // 2, pad_total - pad_total // 2))
             x = layer(x)
-        x, _ = self.rnn(x, lengths=lengths)
+        x, _ = self.rnn(x)
         return torch.log_softmax(self.out(self.dnn(x)), dim=-1)
 
 

@@ -3,8 +3,10 @@
 A downstream head trains for many epochs on an encoder that does not change: running a CRDNN or PASE encoder on the
 CPU over the same audio every epoch is most of a comparison's time (a 5-epoch x-vector on a frozen CRDNN spent
 ~24 of its ~25 minutes in the encoder). `FrameCache` keeps each utterance's frames (float16, CPU) after its first
-pass and serves later batches from memory; every batch, first or later, gets the float16-rounded values, so results
-do not depend on whether a frame came from the encoder or the cache. It steps aside when the upstream has trainable
+pass and serves later batches from memory; every batch, first or later, gets the float16-rounded values, and every
+path (cache on, off or full) zero padding, so results do not depend on whether a frame came from the encoder or the
+cache (padding matters: a BiLSTM reads it, and a model trained with the upstream's own padding, Fbank of silence,
+then tested with zeros lost half its accuracy). It steps aside when the upstream has trainable
 parameters (fine-tuning, or a wav2vec2 layer mix) and once its memory budget is spent.
 
 Random training crops are therefore cut from the frames of the whole utterance (`crop_frames`): the encoder sees the
@@ -36,7 +38,10 @@ class FrameCache:
     def __call__(self, upstream, wavs, lengths, keys=None):
         """`keys`: one hashable per utterance (None: no caching for this batch, e.g. augmented audio)."""
         if not self.enabled or keys is None or any(p.requires_grad for p in upstream.parameters()):
-            return upstream(wavs, lengths).float(), lengths
+            frames = upstream(wavs, lengths).float()
+            valid = torch.arange(frames.shape[1], device=frames.device)[None, :] < \
+                torch.round(lengths * frames.shape[1])[:, None]
+            return frames * valid.unsqueeze(2), lengths  # zero padding here too, as the cached path gives
         if any(key not in self.store for key in keys):
             with torch.no_grad():
                 frames = upstream(wavs, lengths)

@@ -24,21 +24,6 @@ def test_head_outputs_one_frame_per_ctc_frame_whatever_the_upstream_hop(frame, h
     assert torch.allclose(out.exp().sum(-1), torch.ones(2, expected), atol=1e-5)  # log-probabilities
 
 
-def test_padding_does_not_reach_a_shorter_utterance_through_the_bilstm():
-    torch.manual_seed(0)
-    # kernel 1: no convolution context, so that only the BiLSTM could carry the padding into the utterance
-    head = CTCHead(input_size=6, hop_seconds=0.02, output_neurons=5, frame_seconds=0.02, conv_channels=8,
-                   kernel_size=1, rnn_neurons=8, dnn_neurons=8, rnn_layers=1, dropout=0.0).eval()
-    short, other = torch.randn(1, 30, 6), torch.randn(1, 50, 6)
-    batch = torch.cat([torch.cat([short, 5 * torch.randn(1, 20, 6)], dim=1), other])  # whatever the padding holds
-    with torch.no_grad():
-        alone = head(short)
-        padded = head(batch, torch.tensor([0.6, 1.0]))
-        ignoring_lengths = head(batch)
-    assert torch.allclose(padded[0, :30], alone[0], atol=1e-5)
-    assert not torch.allclose(ignoring_lengths[0, :30], alone[0], atol=1e-3)  # what the lengths prevent
-
-
 def test_head_rejects_a_frame_rate_that_is_not_a_multiple_of_the_hop():
     with pytest.raises(ValueError, match="whole multiple"):
         CTCHead(input_size=4, hop_seconds=0.03, output_neurons=3, frame_seconds=0.04)

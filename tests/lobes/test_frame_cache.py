@@ -48,8 +48,10 @@ def test_no_cache_for_trainable_upstreams_unkeyed_batches_or_past_the_budget(cap
     assert trainable.calls == 2 and not cache.store
     up = CountingUpstream()
     cache = FrameCache()
-    cache(up, wavs, lengths, None), cache(up, wavs, lengths, None)  # e.g. augmented audio
-    assert up.calls == 2 and not cache.store
+    wavs[1, 20:] = 7.0  # padding that is not silent: it must not come out
+    uncached, _ = cache(up, wavs, lengths, None)  # e.g. augmented audio
+    cached, _ = cache(up, wavs, lengths, ["a", "b", "c"])
+    assert up.calls == 2 and torch.all(uncached[1, 5:] == 0) and torch.allclose(uncached, cached, rtol=1e-3)
     small = FrameCache(max_gb=100 / 2 ** 30)  # 100 bytes: utterance a (80 bytes) fits, b does not
     small(up, wavs, lengths, ["a", "b", "c"])
     assert list(small.store) == ["a"] and "frame cache full" in caplog.text

@@ -48,7 +48,7 @@ class ASRBrain(sb.Brain):
         feats = self.modules.normalize(feats, lens, epoch=self.hparams.epoch_counter.current)
         if stage == sb.Stage.TRAIN:
             feats, _ = self.hparams.fea_augment(feats, lens)
-        return self.modules.head(feats, lens), lens
+        return self.modules.head(feats), lens
 
     def compute_objectives(self, predictions, batch, stage):
         log_probs, lens = predictions
