@@ -49,10 +49,9 @@ for folder in "${pretrained[@]}"; do
     esac
     encoders+=("$experiment=pretrained:$root/$folder")
 done
-speakers=$(cut -d, -f4 "$prepared/voxceleb/iden_train.csv" | tail -n +2 | sort -u | wc -l)
 out="$root/results/downstream/$name/compare"
 # shellcheck disable=SC2086
 python recipes/Downstream/compare.py --encoders "${encoders[@]}" --tasks $tasks --seeds $seeds \
     --settings "$settings" --jobs "$jobs" --data "$root/$data" --prepared "$root/$prepared" --out "$out" \
-    --report "$root/$report" --extra "speaker_id:--n_speakers=$speakers"
+    --report "$root/$report"
 echo "comparison: $out/compare.md (chart: $out/compare.png)"

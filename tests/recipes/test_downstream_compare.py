@@ -40,8 +40,7 @@ def test_compare_runs_every_encoder_reports_a_failure_and_resumes(tiny_corpus, t
     out = tmp_path / "compare"
     cmd = [sys.executable, "compare.py", "--encoders", f"broken=pretrained:{tmp_path / 'nowhere'}", "mfcc",
            "--tasks", "speaker_id", "--settings", "debug", "--data", str(root), "--prepared", str(tmp_path / "prep"),
-           "--out", str(out), "--report", str(tmp_path / "report"), "--extra", "speaker_id:--n_speakers=15",
-           "speaker_id:--batch_size=8", "--jobs", "2"]
+           "--out", str(out), "--report", str(tmp_path / "report"), "--extra", "speaker_id:--batch_size=8", "--jobs", "2"]
     done = subprocess.run(cmd, cwd=DOWNSTREAM, capture_output=True, text=True)
     assert done.returncode == 0, (done.stdout[-3000:], done.stderr[-3000:])
     speakers = {r["spk_id"] for r in read_csv(tmp_path / "prep" / "voxceleb_downstream" / "iden_train.csv")}

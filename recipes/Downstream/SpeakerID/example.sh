@@ -16,10 +16,9 @@ recipe=SpeakerID
 yaml=speaker_id
 . tools/embedded_paths.sh
 downstream_setup "$@"
-speakers=$(cut -d, -f4 "$prepared/voxceleb/iden_train.csv" | tail -n +2 | sort -u | wc -l)
 out="$root/results/downstream/speaker_id/$name/$tag/$train_seed"
 cd recipes/Downstream/SpeakerID
-python train.py "hparams/$yaml.yaml" --encoder "$encoder" --seed "$train_seed" --n_speakers "$speakers" \
+python train.py "hparams/$yaml.yaml" --encoder "$encoder" --seed "$train_seed" \
     --data_folder "$root/$data/VoxCeleb/vox1" --prepare_folder "$root/$prepared/voxceleb_downstream" \
     --output_folder "$out" "${overrides[@]}"
 echo "speaker ID results: $out/metrics.json"

@@ -114,10 +114,10 @@ def dataio_prepare(hparams):
     label_encoder.load_or_create(os.path.join(hparams["save_folder"], "label_encoder.txt"),
                                  from_didatasets=[datasets["train"]], output_key="spk_id")
     speakers = len(label_encoder)
-    if speakers != hparams["n_speakers"]:
+    if hparams["n_speakers"] is not None and speakers != hparams["n_speakers"]:
         raise ValueError(f"{hparams['train_csv']} has {speakers} speakers but n_speakers is "
-                         f"{hparams['n_speakers']}: pass --n_speakers {speakers}")
-    return datasets
+                         f"{hparams['n_speakers']}: pass --n_speakers {speakers} (or leave it null)")
+    return datasets, speakers
 
 
 def main(argv):
@@ -129,11 +129,12 @@ def main(argv):
     sb.create_experiment_directory(hparams["output_folder"], hyperparams_to_save=hparams_file, overrides=overrides)
     if not hparams["skip_prep"]:
         run_on_main(hparams["prepare"])
-    datasets = dataio_prepare(hparams)
+    datasets, speakers = dataio_prepare(hparams)
     upstream = prepare_upstream(hparams["upstream"], hparams["train_csv"], seed=hparams["seed"])
-    hparams["checkpointer"].add_recoverables({"head": hparams["head"], "epoch_counter": hparams["epoch_counter"],
+    head = hparams["head"](num_classes=speakers)
+    hparams["checkpointer"].add_recoverables({"head": head, "epoch_counter": hparams["epoch_counter"],
                                               **recoverables(upstream)})
-    brain = SpeakerIdBrain(modules={"upstream": upstream, "head": hparams["head"]}, hparams=hparams,
+    brain = SpeakerIdBrain(modules={"upstream": upstream, "head": head}, hparams=hparams,
                            run_opts=run_opts, checkpointer=hparams["checkpointer"])
     brain.frame_cache = FrameCache(hparams["cache_frames_gb"])
     brain.hop_samples = upstream.hop_seconds * hparams["sample_rate"]
@@ -148,7 +149,7 @@ def main(argv):
     if if_main_process():
         best = brain.checkpointer.find_checkpoint(max_key="accuracy")
         metrics = {"accuracy": brain.test_stats["accuracy"], "dev_accuracy": best.meta["accuracy"],
-                   "best_epoch": best.meta["epoch"], "chance": 1.0 / hparams["n_speakers"],
+                   "best_epoch": best.meta["epoch"], "chance": 1.0 / speakers,
                    "encoder": hparams["encoder"], "seed": hparams["seed"], "train_seconds": round(train_seconds, 1),
                    "epochs": hparams["number_of_epochs"], "test_utterances": len(datasets["test"])}
         write_json(os.path.join(hparams["output_folder"], "metrics.json"), metrics)
