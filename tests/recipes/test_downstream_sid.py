@@ -1,0 +1,28 @@
+"""recipes/Downstream/SpeakerID/train.py: the classifier size comes from the training manifest."""
+
+import json
+import os
+import subprocess
+import sys
+
+RECIPE = os.path.join(os.path.dirname(__file__), "..", "..", "recipes", "Downstream", "SpeakerID")
+ENV = dict(os.environ, OMP_NUM_THREADS="1")
+
+
+def _run(root, tmp_path, out, *extra):
+    cmd = [sys.executable, "train.py", "hparams/speaker_id.yaml", "--data_folder", str(root / "VoxCeleb" / "vox1"),
+           "--prepare_folder", str(tmp_path / "prep"), "--output_folder", str(tmp_path / out),
+           "--number_of_epochs", "1", "--batch_size", "8", *extra]
+    return subprocess.run(cmd, cwd=RECIPE, capture_output=True, text=True, env=ENV)
+
+
+def test_speakers_are_counted_and_a_wrong_count_is_named(tiny_corpus, tmp_path):
+    root, _ = tiny_corpus
+    done = _run(root, tmp_path, "run")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    speakers = len({line.split(",")[3] for line in (tmp_path / "prep" / "iden_train.csv").read_text().splitlines()[1:]})
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert abs(metrics["chance"] - 1 / speakers) < 1e-9
+    wrong = _run(root, tmp_path, "wrong", "--n_speakers", str(speakers + 1))
+    assert wrong.returncode != 0 and f"has {speakers} speakers but n_speakers is {speakers + 1}" in \
+        wrong.stdout + wrong.stderr
