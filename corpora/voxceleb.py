@@ -79,6 +79,11 @@ def prepare_voxceleb(data_folder, save_folder, verification_file="veri_test2.txt
     if already_prepared(save_folder, "voxceleb", options, outputs):
         return
     wav_root = require_path(os.path.join(data_folder, "wav"), "the VoxCeleb1 wav/ folder")
+    # Optional outputs of an earlier preparation go first: a stale val.csv would name validation speakers that the
+    # new train.csv trains on, a stale vox2_train.csv would add a corpus no longer asked for.
+    for stale in ("val.csv", "val_trials.txt", "vox2_train.csv", "iden_train.csv", "iden_dev.csv", "iden_test.csv"):
+        if os.path.exists(os.path.join(save_folder, stale)):
+            os.remove(os.path.join(save_folder, stale))
     rels = _scan(wav_root)
     rows = collect_rows([_entry(wav_root, r) for r in rels], save_folder, "voxceleb1",
                         validate=validate_audio, strict=strict)

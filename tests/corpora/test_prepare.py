@@ -172,3 +172,17 @@ def test_an_edited_trial_list_is_prepared_again(tiny_corpus, tmp_path):
     (layout / "veri_test2.txt").write_text("\n".join(kept) + "\n")
     prepare_voxceleb(layout, tmp_path / "out")
     assert (tmp_path / "out" / "test_trials.txt").read_text().splitlines() == kept
+
+
+def test_a_removed_validation_list_leaves_no_stale_manifest(tiny_corpus, tmp_path):
+    root, _ = tiny_corpus
+    layout = tmp_path / "vox1"
+    shutil.copytree(root / "VoxCeleb/vox1", layout)
+    prepare_voxceleb(layout, tmp_path / "out")
+    val_speakers = {row["spk_id"] for row in read_csv(tmp_path / "out" / "val.csv")}
+    assert val_speakers and not val_speakers & {row["spk_id"] for row in read_csv(tmp_path / "out" / "train.csv")}
+    (layout / "veri_val.txt").unlink()
+    prepare_voxceleb(layout, tmp_path / "out")
+    # the validation speakers are training speakers now: their old validation manifest must not survive
+    assert val_speakers <= {row["spk_id"] for row in read_csv(tmp_path / "out" / "train.csv")}
+    assert not (tmp_path / "out" / "val.csv").exists() and not (tmp_path / "out" / "val_trials.txt").exists()
