@@ -44,7 +44,7 @@ TASKS = {
 # Overrides of each recipe for the settings named by --settings ("full": the YAML as it is).
 SETTINGS = {
     "small": {
-        "asr": ["--augment_prob", "0", "--number_of_epochs", "8"],
+        "asr": ["--augment_prob", "0", "--number_of_epochs", "15"],
         "verification": ["--number_of_epochs", "5", "--wav_augment", "null"],
         "speaker_id": ["--number_of_epochs", "15"],
     },
