@@ -16,6 +16,8 @@ utterance's full context, and its frames can be cached.
 import logging
 
 import torch
+from speechbrain.dataio.dataio import length_to_mask
+from speechbrain.utils.data_utils import batch_pad_right
 
 logger = logging.getLogger(__name__)
 
@@ -39,8 +41,8 @@ class FrameCache:
         """`keys`: one hashable per utterance (None: no caching for this batch, e.g. augmented audio)."""
         if not self.enabled or keys is None or any(p.requires_grad for p in upstream.parameters()):
             frames = upstream(wavs, lengths).float()
-            valid = torch.arange(frames.shape[1], device=frames.device)[None, :] < \
-                torch.round(lengths * frames.shape[1])[:, None]
+            valid = length_to_mask(torch.round(lengths * frames.shape[1]), max_len=frames.shape[1],
+                                   dtype=frames.dtype, device=frames.device)
             return frames * valid.unsqueeze(2), lengths  # zero padding here too, as the cached path gives
         if any(key not in self.store for key in keys):
             with torch.no_grad():
@@ -51,7 +53,8 @@ class FrameCache:
                 self._keep(key, row)
         else:
             rows = [self.store[key] for key in keys]
-        return pad_rows(rows, wavs.device)
+        frames, counts = batch_pad_right(rows)  # zero-padded, relative lengths
+        return frames.float().to(wavs.device), counts.to(wavs.device)
 
     def _keep(self, key, row):
         if key in self.store or not self.enabled:
@@ -64,15 +67,6 @@ class FrameCache:
             return
         self.store[key] = row
         self.bytes += size
-
-
-def pad_rows(rows, device):
-    """[n_i, D] tensors -> (zero-padded [B, max n, D] float32 on `device`, relative lengths [B])."""
-    counts = torch.tensor([row.shape[0] for row in rows])
-    out = torch.zeros(len(rows), int(counts.max()), rows[0].shape[1])
-    for i, row in enumerate(rows):
-        out[i, :row.shape[0]] = row.float()
-    return out.to(device), (counts.float() / counts.max()).to(device)
 
 
 def crop_frames(frames, lengths, starts, sizes):
@@ -95,7 +89,7 @@ def crop_frames(frames, lengths, starts, sizes):
     offsets = torch.arange(width, device=frames.device)
     index = (starts[:, None] + offsets[None, :]).clamp(max=frames.shape[1] - 1)  # [B, Z]
     crops = frames.gather(1, index[:, :, None].expand(-1, -1, frames.shape[2]))
-    crops = crops * (offsets[None, :] < sizes[:, None]).unsqueeze(2)
+    crops = crops * length_to_mask(sizes, max_len=width, dtype=crops.dtype, device=crops.device).unsqueeze(2)
     return crops, sizes.float() / width
 
 

@@ -117,10 +117,15 @@ def eer_ci(scores, labels, enrol_speakers=None, test_speakers=None, num_resample
     return [float(lo), float(hi)]
 
 
+def _unit_rows(x):
+    """Rows scaled to unit L2 norm (float64)."""
+    x = np.asarray(x, dtype=np.float64)
+    return x / np.clip(np.linalg.norm(x, axis=1, keepdims=True), 1e-12, None)
+
+
 def cosine_scores(embeddings, enrol, test):
     """embeddings [M, D], enrol/test [N] indices -> [N] cosine similarities."""
-    emb = np.asarray(embeddings, dtype=np.float64)
-    emb = emb / np.clip(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12, None)
+    emb = _unit_rows(embeddings)
     return np.einsum("nd,nd->n", emb[enrol], emb[test])
 
 
@@ -132,13 +137,9 @@ def as_norm_scores(embeddings, enrol, test, cohort, top_k=100):
     two sides are averaged: 0.5 * ((s - mu_e) / sd_e + (s - mu_t) / sd_t). It removes each utterance's own score
     offset (an embedding close to everyone), which a single threshold cannot.
     """
-    def unit(x):
-        x = np.asarray(x, dtype=np.float64)
-        return x / np.clip(np.linalg.norm(x, axis=1, keepdims=True), 1e-12, None)
-
-    emb, coh = unit(embeddings), unit(cohort)
-    k = min(int(top_k), coh.shape[0])
-    against = np.sort(emb @ coh.T, axis=1)[:, -k:]  # [M, k]: each utterance's closest cohort scores
+    emb = _unit_rows(embeddings)
+    k = min(int(top_k), len(cohort))
+    against = np.sort(emb @ _unit_rows(cohort).T, axis=1)[:, -k:]  # [M, k]: each utterance's closest cohort scores
     mean, std = against.mean(axis=1), np.clip(against.std(axis=1), 1e-12, None)
     raw = np.einsum("nd,nd->n", emb[enrol], emb[test])
     return 0.5 * ((raw - mean[enrol]) / std[enrol] + (raw - mean[test]) / std[test])

@@ -10,9 +10,10 @@ The upstream (frozen unless `freeze_encoder: False`) gives frames, which are nor
 global statistics and SpecAugment-masked in training; the head predicts SentencePiece
 tokens (characters by default; trained once per `tokenizer_folder` on the training transcripts). Every epoch is
 scored by its greedy dev WER, which picks the checkpoint kept. At the end the best checkpoint
-decodes dev and test with greedy and prefix beam search; the decoder better on dev gives the
-reported test WER. Outputs in `<output_folder>`: `wer_test.txt` (per-utterance alignments of
-the chosen decoder), `wer_test_greedy.txt`, `wer_test_beam.txt`, `metrics.json`.
+decodes dev and test with greedy search, prefix beam search and a word-level search with an n-gram LM of the
+training transcripts (its weights chosen on dev); the decoder best on dev gives the reported test WER. Outputs in
+`<output_folder>`: `wer_test.txt` (per-utterance alignments of the chosen decoder),
+`wer_{dev,test}_{greedy,beam,lm}.txt`, `lm/dev_grid.txt`, `metrics.json`.
 """
 
 import hashlib
@@ -110,9 +111,8 @@ def error_rates(outputs, decode):
     return rates
 
 
-def lm_decoder_chosen_on_dev(hparams, tokenizer, dev_outputs):
+def lm_decoder_chosen_on_dev(hparams, tokenizer, transcripts, dev_outputs):
     """The lexicon + n-gram LM decoder with the (lm_weight, word_score) of lowest dev WER; the grid is logged."""
-    transcripts = [row["wrd"] for row in read_csv(hparams["train_csv"])]
     decoder = LexiconLMDecoder(transcripts, tokenizer, os.path.join(hparams["output_folder"], "lm"),
                                order=hparams["lm_order"], discount=hparams["lm_discount"],
                                beam_size=hparams["lm_beam_size"])
@@ -164,14 +164,14 @@ def dataio_prepare(hparams, tokenizer):
     return datasets
 
 
-def load_tokenizer(hparams):
+def load_tokenizer(hparams, transcripts):
     """The SentencePiece model of `tokenizer_folder`, trained there first if absent.
 
     The model is tied to the transcripts it was trained on (a digest beside it): a folder reused with another
     training set would silently map unseen characters to `<unk>`, which is the CTC blank.
     """
     folder = hparams["tokenizer_folder"]
-    digest = hashlib.sha256("\n".join(row["wrd"] for row in read_csv(hparams["train_csv"])).encode()).hexdigest()
+    digest = hashlib.sha256("\n".join(transcripts).encode()).hexdigest()
     stamp = os.path.join(folder, f"{hparams['vocab_size']}_{hparams['token_type']}.transcripts.sha256")
     model = os.path.join(folder, f"{hparams['vocab_size']}_{hparams['token_type']}.model")
     if os.path.exists(model) and os.path.exists(stamp):
@@ -200,7 +200,8 @@ def main(argv):
                                    overrides=overrides)
     if not hparams["skip_prep"]:
         run_on_main(hparams["prepare"])
-    tokenizer = load_tokenizer(hparams)
+    transcripts = [row["wrd"] for row in read_csv(hparams["train_csv"])]  # the tokenizer's and the LM's text
+    tokenizer = load_tokenizer(hparams, transcripts)
     datasets = dataio_prepare(hparams, tokenizer)
     upstream = prepare_upstream(hparams["upstream"], hparams["train_csv"], seed=hparams["seed"])
     hparams["checkpointer"].add_recoverables(recoverables(upstream))
@@ -229,7 +230,7 @@ def main(argv):
         return
     decoders = {"greedy": brain.greedy, "beam": brain.beam}
     if hparams["lm_order"] > 0:
-        decoders["lm"] = lm_decoder_chosen_on_dev(hparams, tokenizer, dev_outputs)
+        decoders["lm"] = lm_decoder_chosen_on_dev(hparams, tokenizer, transcripts, dev_outputs)
     out = hparams["output_folder"]
     dev, test = {}, {}
     for name, decode in decoders.items():

@@ -37,7 +37,8 @@ class SpeakerIdBrain(sb.Brain):
     def compute_forward(self, batch, stage):
         batch = batch.to(self.device)
         wavs, lengths = batch.sig
-        feats, lengths = self.frame_cache(self.modules.upstream, wavs, lengths, batch.id)  # frozen upstream: computed once per utterance
+        # a frozen upstream runs once per utterance; the training crop is cut from its frames
+        feats, lengths = self.frame_cache(self.modules.upstream, wavs, lengths, batch.id)
         feats, lengths = crop_frames(feats, lengths, *sample_crops_to_frames(batch.crop.data, self.hop_samples))
         return self.modules.head(feats, lengths)
 
