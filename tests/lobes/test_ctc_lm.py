@@ -63,3 +63,10 @@ def test_relative_lengths_cut_the_padding(tokenizer, tmp_path):
     short, long = _emissions(tokenizer, _spelled("A DOG")), _emissions(tokenizer, _spelled("THE DOG RAN DOWN"))
     padded = torch.cat([torch.cat([short, long[:, short.shape[1]:]], dim=1), long])  # padding spells "RAN DOWN"
     assert decoder(padded, torch.tensor([short.shape[1] / long.shape[1], 1.0])) == ["A DOG", "THE DOG RAN DOWN"]
+
+
+def test_a_tokenizer_without_word_boundaries_is_refused(tmp_path):
+    pieces = ["<unk>", "A", "B"]  # e.g. a model trained with split_by_whitespace off: no "▁" piece
+    sp = types.SimpleNamespace(vocab_size=lambda: len(pieces), id_to_piece=lambda i: pieces[i])
+    with pytest.raises(ValueError, match="no '▁' piece"):
+        LexiconLMDecoder(["A B"], types.SimpleNamespace(sp=sp), str(tmp_path))
