@@ -5,7 +5,8 @@ and a folder counts as a checkpoint as soon as its `CKPT.yaml` exists. A run kil
 cluster's time limit) therefore leaves a "checkpoint" with missing or truncated parameter files, which the next start
 picks as the latest and fails to load: the finished epochs are lost. Here the meta file is written under another name
 and renamed into place (atomic on POSIX) only after every recoverable is saved, so an interrupted save is invisible;
-its leftover folder is removed at the next save.
+its leftover folder is removed at the next save. A checkpoint that does not fit the model (a run resumed with
+another architecture or size) stops with the folder and the fix instead of torch's list of mismatched tensors.
 """
 
 import logging
@@ -30,6 +31,16 @@ class AtomicCheckpointer(Checkpointer):
         if ckpt is not None:  # main process: every parameter file is on disk, publish the checkpoint
             os.replace(ckpt.path / PARTIAL_META, ckpt.path / METAFNAME)
         return ckpt
+
+    def load_checkpoint(self, checkpoint):
+        try:
+            super().load_checkpoint(checkpoint)
+        except RuntimeError as err:  # torch's load_state_dict: a model of another size or layout
+            if "state_dict" not in str(err):
+                raise
+            raise RuntimeError(f"{checkpoint.path} was saved by a model of another configuration "
+                               f"({str(err).splitlines()[0]}): rerun with the settings it was trained with, or pass a "
+                               f"new --output_folder (or delete {self.checkpoints_dir})") from err
 
     def _save_checkpoint_metafile(self, fpath, meta_to_include={}, end_of_epoch=True):
         return super()._save_checkpoint_metafile(fpath.with_name(PARTIAL_META), meta_to_include, end_of_epoch)

@@ -178,8 +178,7 @@ class PLDAScorer:
         self.rank_f, self.nb_iter = rank_f, nb_iter
 
     def _normalize(self, embeddings):
-        centred = np.asarray(embeddings, dtype=np.float64) - self.mean
-        return centred / np.clip(np.linalg.norm(centred, axis=1, keepdims=True), 1e-12, None)
+        return _unit_rows(np.asarray(embeddings, dtype=np.float64) - self.mean)
 
     def fit(self, embeddings, speakers):
         """embeddings [M, D] with speakers [M] (any labels); needs more embeddings than dimensions."""

@@ -4,6 +4,7 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
 import torch
 from speechbrain.utils.checkpoints import Checkpointer
 
@@ -50,3 +51,10 @@ def test_killed_save_is_invisible_and_cleaned_at_the_next_save(tmp_path):
     folders = list(tmp_path.iterdir())
     assert len(folders) == 1 and (folders[0] / "CKPT.yaml").exists()
     assert [c.meta["epoch"] for c in AtomicCheckpointer(tmp_path).list_checkpoints()] == [2]
+
+
+def test_a_checkpoint_of_another_model_size_is_named(tmp_path):
+    AtomicCheckpointer(tmp_path, recoverables={"layer": torch.nn.Linear(3, 3)}).save_checkpoint(meta={"epoch": 1})
+    wider = AtomicCheckpointer(tmp_path, recoverables={"layer": torch.nn.Linear(3, 5)})
+    with pytest.raises(RuntimeError, match="saved by a model of another configuration .*new --output_folder"):
+        wider.recover_if_possible()

@@ -69,3 +69,13 @@ def test_ecapa_on_mfcc(tiny_vox):
                      "--channels", "[32,32,32,32,96]")
     assert metrics["encoder"] == "mfcc" and metrics["seed"] == 3 and metrics["embedding_model"] == "ecapa"
     _check_outputs(out, metrics, data)
+
+
+def test_an_embedding_too_large_for_plda_stops_before_training(tiny_vox, tmp_path):
+    data, base = tiny_vox
+    cmd = [sys.executable, "train.py", "hparams/xvector.yaml", "--output_folder", str(tmp_path / "run"),
+           "--prepare_folder", str(base / "prep"), "--data_folder", str(data), "--embedding_dim", "4096"]
+    done = subprocess.run(cmd, cwd=RECIPE, capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS="1"))
+    assert done.returncode != 0 and "PLDA needs more than embedding_dim (4096): pass --embedding_dim" in \
+        done.stdout + done.stderr
+    assert not (tmp_path / "run" / "train_log.txt").exists()  # no epoch was trained for nothing

@@ -5,7 +5,8 @@
 #   bash example.sh                                      # Fbank x-vector, recipe defaults
 #   bash example.sh --encoder mfcc --number_of_epochs 5  # any other option goes to train.py as an override
 #   bash example.sh --yaml ecapa --encoder pretrained:results/multitask_ssl/embedded/selected/save/pretrained_encoder
-#   bash example.sh --size tiny --number_of_epochs 1     # a quick check on the tiny corpus
+#   bash example.sh --size tiny --number_of_epochs 1 --embedding_dim 32   # a quick check on the tiny corpus
+#                                        (its 48 training utterances allow PLDA only below 48 dimensions)
 #
 # --size/--seed choose the embedded corpus (as in the other example.sh scripts); the training seed is
 # --train_seed. Builds the corpus if it is missing; training resumes from its checkpoints on a rerun.

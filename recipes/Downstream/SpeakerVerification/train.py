@@ -240,6 +240,10 @@ def main(argv):
                                 f"trials; put {hparams['validation_file']} in {hparams['data_folder']}")
     upstream = prepare_upstream(hparams["upstream"], hparams["train_csv"], seed=hparams["seed"])
     datasets, label_encoder = dataio_prepare(hparams)
+    n_train = len(datasets["train_full"])
+    if n_train <= hparams["embedding_dim"]:  # found now, not after training: PLDA scoring could not be fitted
+        raise ValueError(f"{hparams['train_csv']} has {n_train} training utterances; PLDA needs more than "
+                         f"embedding_dim ({hparams['embedding_dim']}): pass --embedding_dim {n_train // 2} or less")
     hparams["val_trials"] = Trials(hparams["val_trials"], hparams["val_csv"])
     classifier = hparams["classifier"](out_neurons=len(label_encoder))
     modules = {"upstream": upstream, "mean_var_norm": hparams["mean_var_norm"],
