@@ -13,6 +13,7 @@ it with `!new:my_module.MyLabeller`.
 """
 
 from dataclasses import dataclass, field
+from typing import Optional
 
 import torch
 
@@ -25,6 +26,11 @@ class LabelBatch:
     ids: manifest IDs; offsets: `[B]` start of each crop in its utterance, in
     samples; num_frames / hop_seconds: the encoder's frame grid for this batch;
     meta: manifest columns, one list per column.
+    context_wavs / context_lengths / context_offsets: the clean audio around each
+    crop, for labellers that compute targets from it (their `context` attribute
+    says how much they need); context_offsets is where the crop starts in it, in
+    samples. None when the recipe gives no context.
+    cache: what labellers computed for this batch and share (e.g. one LLD table).
     """
 
     wavs: torch.Tensor
@@ -35,6 +41,10 @@ class LabelBatch:
     hop_seconds: float = 0.01
     sample_rate: int = 16000
     meta: dict = field(default_factory=dict)
+    context_wavs: Optional[torch.Tensor] = None
+    context_lengths: Optional[torch.Tensor] = None
+    context_offsets: Optional[torch.Tensor] = None
+    cache: dict = field(default_factory=dict)
 
 
 class Labeller:
@@ -43,6 +53,9 @@ class Labeller:
     kind = "regression"
     level = "frame"
     dim = 1
+    # audio around the crop this labeller needs, (left, right) seconds, left None = from the utterance start;
+    # None: the crop itself is enough
+    context = None
 
     def default_loss(self):
         if self.kind == "classification":

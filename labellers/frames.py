@@ -23,17 +23,18 @@ def track_on_grid(track, src_hop, dst_hop, num_frames, offset=0.0, mode="interpo
         raise ValueError(f"mode must be 'interpolate' or 'average', got {mode!r}")
     track = torch.as_tensor(track, dtype=torch.float32)
     last = track.shape[0] - 1
+    device = track.device
     if mode == "interpolate" or dst_hop <= src_hop:
-        pos = (offset + dst_hop * torch.arange(num_frames, dtype=torch.float64)) / src_hop
+        pos = (offset + dst_hop * torch.arange(num_frames, dtype=torch.float64, device=device)) / src_hop
         pos = pos.clamp(0, last)
         low = pos.floor().long()
         high = (low + 1).clamp(max=last)
         frac = (pos - low).float()[:, None]
         return track[low] * (1 - frac) + track[high] * frac
     # Average the rows whose start lies in each destination frame.
-    starts = offset + dst_hop * torch.arange(num_frames + 1, dtype=torch.float64)
+    starts = offset + dst_hop * torch.arange(num_frames + 1, dtype=torch.float64, device=device)
     bounds = (starts / src_hop).round().long().clamp(0, last + 1)
-    cumsum = torch.cat([torch.zeros(1, track.shape[1]), track.cumsum(0)])
+    cumsum = torch.cat([torch.zeros(1, track.shape[1], device=device), track.cumsum(0)])
     counts = (bounds[1:] - bounds[:-1]).clamp(min=1)
     sums = cumsum[bounds[1:].clamp(min=1)] - cumsum[bounds[:-1].clamp(max=last)]
     empty = bounds[1:] <= bounds[:-1]

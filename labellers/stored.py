@@ -1,4 +1,4 @@
-"""Labellers of stored OpenSMILE LLD tracks (from recipes/PseudoLabels).
+"""Labellers of OpenSMILE LLD tracks: stored by recipes/PseudoLabels, or computed on the fly.
 
 - `lld`: any stored column by its OpenSMILE name, `column="F0final_sma"`;
 - short aliases with the column fixed: `f0`, `alpharatio`, `loudness`, `hnr`, `zcr`,
@@ -8,6 +8,9 @@
   standard normal, since stored tracks are normalized), for classifier workers.
 
 Tracks are cut at each crop's own offset and put on the encoder's frame grid.
+`backend: online` computes the descriptors from the clean audio instead of reading
+them (labellers.online: the same values and normalization, for the columns that
+labellers.lld_torch computes); `lld_folder` then only supplies the statistics.
 """
 
 import functools
@@ -17,6 +20,7 @@ import torch
 from labellers.base import Labeller
 from labellers.frames import track_on_grid
 from labellers.lld_store import LLDStore
+from labellers.online import OnlineTracks
 from labellers.registry import register_factory, register_labeller
 
 LLD_ALIASES = {
@@ -42,14 +46,23 @@ class StoredLLDGroup(Labeller):
 
     kind, level = "regression", "frame"
 
-    def __init__(self, lld_folder, columns, mode="interpolate"):
-        self.store = _store(str(lld_folder))
+    def __init__(self, lld_folder, columns, mode="interpolate", backend="stored", left_context_seconds=None):
+        if backend not in ("stored", "online"):
+            raise ValueError(f"backend must be 'stored' or 'online', got {backend!r}")
         self.columns = list(columns)
-        self.index = [self.store.column_index(c) for c in self.columns]  # fails early on a bad name
         self.dim = len(self.columns)
         self.mode = mode
+        self.online = None
+        if backend == "online":
+            self.online = OnlineTracks(str(lld_folder), self.columns, mode, left_context_seconds)
+            self.context = self.online.context
+            return
+        self.store = _store(str(lld_folder))
+        self.index = [self.store.column_index(c) for c in self.columns]  # fails early on a bad name
 
     def tracks(self, batch):
+        if self.online is not None:
+            return self.online.tracks(batch)
         out = []
         for utt, offset in zip(batch.ids, batch.offsets.tolist()):
             track = torch.from_numpy(self.store.load(utt, self.columns))
@@ -65,8 +78,8 @@ class StoredLLDGroup(Labeller):
 class StoredLLD(StoredLLDGroup):
     """One stored column as a `[B, T, 1]` regression target."""
 
-    def __init__(self, lld_folder, column, mode="interpolate"):
-        super().__init__(lld_folder, [column], mode)
+    def __init__(self, lld_folder, column, mode="interpolate", backend="stored", left_context_seconds=None):
+        super().__init__(lld_folder, [column], mode, backend, left_context_seconds)
 
 
 @register_labeller("lld_bins")
@@ -75,15 +88,16 @@ class QuantizedLLD(StoredLLDGroup):
 
     kind = "classification"
 
-    def __init__(self, lld_folder, column, num_bins=8, mode="interpolate"):
-        super().__init__(lld_folder, [column], mode)
+    def __init__(self, lld_folder, column, num_bins=8, mode="interpolate", backend="stored",
+                 left_context_seconds=None):
+        super().__init__(lld_folder, [column], mode, backend, left_context_seconds)
         self.dim = num_bins
         probs = torch.arange(1, num_bins, dtype=torch.float64) / num_bins
         self.edges = torch.distributions.Normal(0.0, 1.0).icdf(probs).float()
 
     def __call__(self, batch):
         values = self.tracks(batch)[..., 0]
-        return torch.bucketize(values, self.edges).to(batch.wavs.device)
+        return torch.bucketize(values, self.edges.to(values.device)).to(batch.wavs.device)
 
 
 for _alias, _column in LLD_ALIASES.items():

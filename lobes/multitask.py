@@ -107,3 +107,13 @@ def worker_loss(worker, pred, target, lengths):
     if worker.section == "regressor":
         target = target.to(pred.dtype)
     return worker.loss(pred, target)
+
+
+def label_context(workers):
+    """(left, right) seconds of clean audio around each crop that the workers' labellers need (a left of
+    None: from the utterance start), or None when every labeller works on the crop alone."""
+    wanted = [w.labeller.context for w in workers.values() if getattr(w.labeller, "context", None)]
+    if not wanted:
+        return None
+    left = None if any(left is None for left, _ in wanted) else max(left for left, _ in wanted)
+    return left, max(right for _, right in wanted)

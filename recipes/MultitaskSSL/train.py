@@ -27,7 +27,7 @@ from speechbrain.utils.distributed import if_main_process, run_on_main
 
 from corpora.audio import load_audio
 from labellers.base import LabelBatch
-from lobes.multitask import WorkerConfigError, WorkerHeads, build_workers, worker_loss
+from lobes.multitask import WorkerConfigError, WorkerHeads, build_workers, label_context, worker_loss
 from lobes.pretraining import LossHistory, export_encoder
 
 logger = logging.getLogger(__name__)
@@ -45,10 +45,12 @@ class MultitaskBrain(sb.Brain):
     def compute_objectives(self, outputs, batch, stage):
         feats, preds = outputs
         wavs, lengths = batch.sig
+        context = dict(zip(("context_wavs", "context_lengths"), batch.context_sig),
+                       context_offsets=batch.context_offset.cpu()) if hasattr(batch, "context_sig") else {}
         labels = LabelBatch(wavs=wavs, lengths=lengths, ids=list(batch.id), offsets=batch.offset.cpu(),
                             num_frames=feats.shape[1], hop_seconds=self.hparams.hop_seconds,
                             sample_rate=self.hparams.sample_rate,
-                            meta={c: getattr(batch, c) for c in self.hparams.meta_columns})
+                            meta={c: getattr(batch, c) for c in self.hparams.meta_columns}, **context)
         total = 0.0
         for name, worker in self.workers.items():
             target = worker.labeller(labels)
@@ -106,33 +108,44 @@ class MultitaskBrain(sb.Brain):
                                             train_stats=self.train_stats, valid_stats=stats)
 
 
-def dataio_prepare(hparams):
-    """Train/valid datasets of random crops (`chunk_size` samples) with their offsets."""
+def dataio_prepare(hparams, context=None):
+    """Train/valid datasets of random crops (`chunk_size` samples) with their offsets; with `context`
+    ((left, right) seconds, lobes.multitask.label_context), also the clean audio around each crop
+    (`context_sig`) and where the crop starts in it (`context_offset`), for labellers that compute
+    their targets from audio."""
     chunk = int(hparams["chunk_size"])
     rate = hparams["sample_rate"]
 
     def crop(wav, utt_id, train):
         signal = load_audio(wav, rate)
         if signal.shape[0] <= chunk:
-            return signal, 0
+            return signal, 0, signal
         # Training crops are random; validation crops are fixed per utterance (comparable epochs).
         rng = random if train else random.Random(zlib.crc32(utt_id.encode()))
         offset = rng.randint(0, signal.shape[0] - chunk)
-        return signal[offset:offset + chunk], offset
+        return signal[offset:offset + chunk], offset, signal
+
+    def around(signal, offset):
+        left, right = context
+        start = 0 if left is None else max(0, offset - int(left * rate))
+        return signal[start:offset + chunk + int(right * rate)], offset - start
 
     datasets = {}
     for split, train in (("train", True), ("valid", False)):
         data = DynamicItemDataset.from_csv(csv_path=hparams[f"{split}_csv"])
 
         @sb.utils.data_pipeline.takes("wav", "id")
-        @sb.utils.data_pipeline.provides("sig", "offset")
+        @sb.utils.data_pipeline.provides("sig", "offset", "context_sig", "context_offset")
         def audio_pipeline(wav, utt_id, train=train):
-            signal, offset = crop(wav, utt_id, train)
+            signal, offset, whole = crop(wav, utt_id, train)
             yield signal
             yield offset
+            if context is not None:
+                yield from around(whole, offset)
 
         data.add_dynamic_item(audio_pipeline)
-        data.set_output_keys(["id", "sig", "offset", *hparams["meta_columns"]])
+        keys = ["context_sig", "context_offset"] if context is not None else []
+        data.set_output_keys(["id", "sig", "offset", *keys, *hparams["meta_columns"]])
         if hparams["sorting"] in ("ascending", "descending"):
             data = data.filtered_sorted(sort_key="duration", reverse=hparams["sorting"] == "descending")
         datasets[split] = data
@@ -187,7 +200,7 @@ def main(argv):
     workers = build_all_workers(hparams)  # before any data work: fails fast
     if not hparams["skip_prep"]:
         run_on_main(hparams["prepare"])
-    datasets = dataio_prepare(hparams)
+    datasets = dataio_prepare(hparams, label_context(workers))
 
     encoder = hparams["encoder_config"]["model"]
     heads = WorkerHeads({name: w.model for name, w in workers.items()})

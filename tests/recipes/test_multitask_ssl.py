@@ -61,6 +61,68 @@ def test_trains_logs_every_worker_and_exports_the_encoder(tiny_cv):
     assert encoder(torch.randn(1, 16000)).shape == (1, 101, 128)
 
 
+def _crop_batch(rows, offsets, chunk, context=True):
+    """A LabelBatch of crops at `offsets`, with the clean audio from each utterance start as the recipe gives it."""
+    from labellers.base import LabelBatch
+    from labellers.online import RIGHT_CONTEXT_SECONDS
+    from corpora.audio import load_audio
+    wavs = [load_audio(r["wav"]) for r in rows]
+    crops = torch.stack([w[o:o + chunk] for w, o in zip(wavs, offsets)])
+    around = [w[:o + chunk + int(RIGHT_CONTEXT_SECONDS * 16000)] for w, o in zip(wavs, offsets)]
+    longest = max(len(a) for a in around)
+    padded = torch.stack([torch.nn.functional.pad(a, (0, longest - len(a))) for a in around])
+    extra = dict(context_wavs=padded, context_lengths=torch.tensor([len(a) / longest for a in around]),
+                 context_offsets=torch.tensor(offsets)) if context else {}
+    return LabelBatch(wavs=crops, lengths=torch.ones(len(rows)), ids=[r["ID"] for r in rows],
+                      offsets=torch.tensor(offsets), num_frames=chunk // 160, hop_seconds=0.01, **extra)
+
+
+def test_online_targets_equal_the_stored_ones(tiny_cv):
+    from labellers.lld_torch import RFILT
+    from labellers.registry import get_labeller
+    base, args = tiny_cv
+    lld = args[args.index("--lld_folder") + 1]
+    rows = [r for r in read_csv(str(base / "prep" / "train.csv")) if float(r["duration"]) > 2.5][:4]
+    chunk = 16000
+    # offsets on the 10 ms grid and between its frames, the start and the very end of an utterance
+    offsets = [0, 4800, 3217, int(float(rows[3]["duration"]) * 16000) - chunk]
+    labellers = {name: dict(name=name) for name in ("alpharatio", "loudness", "zcr", "rasta_l1", "rms")}
+    labellers["rfilt"] = dict(name="lld_group", columns=RFILT)
+    for name, kwargs in labellers.items():
+        stored = get_labeller(lld_folder=lld, **kwargs)
+        online = get_labeller(lld_folder=lld, backend="online", **kwargs)
+        assert online.context is not None and stored.context is None
+        want = stored(_crop_batch(rows, offsets, chunk))
+        got = online(_crop_batch(rows, offsets, chunk))
+        assert got.shape == want.shape == (4, 100, online.dim)
+        # stored tracks are float16: about 3 significant digits
+        torch.testing.assert_close(got, want, atol=2e-3, rtol=2e-3, msg=name)
+        # on 2 s crops alone, only frames near the crop edges differ; RASTA's (pole 0.937) by up to 6 standard
+        # deviations at the start, 0.004 after 1 s, 0.0014 after 1.2 s
+        long_crops = [0, 4800, 3200, 1600]
+        alone = online(_crop_batch(rows, long_crops, 2 * chunk, context=False))
+        want = stored(_crop_batch(rows, long_crops, 2 * chunk))
+        settled = slice(130 if name in ("rasta_l1", "rfilt") else 2, -7)
+        torch.testing.assert_close(alone[:, settled], want[:, settled], atol=2e-3, rtol=2e-3, msg=name)
+        assert name in ("alpharatio", "zcr", "rms", "loudness") or not torch.allclose(alone[1:, :20], want[1:, :20],
+                                                                                   atol=2e-3, rtol=2e-3)
+    with pytest.raises(ValueError, match="backend: stored"):
+        get_labeller("f0", lld_folder=lld, backend="online")
+
+
+def test_trains_with_online_targets_as_with_stored_ones(tiny_cv):
+    base, args = tiny_cv
+    losses = {}
+    for backend in ("stored", "online"):
+        out = base / f"backend_{backend}"
+        _train(ALPHARATIO, out, args, "--number_of_epochs", "1", "--lld_backend", backend)
+        with open(out / "losses.csv") as f:
+            losses[backend] = {(r["epoch"], r["stage"], r["name"]): float(r["loss"]) for r in csv.DictReader(f)}
+    assert losses["online"].keys() == losses["stored"].keys()
+    for key, value in losses["stored"].items():  # same seed, same crops, the same targets up to float16
+        assert losses["online"][key] == pytest.approx(value, rel=2e-3), key
+
+
 def test_probe_scores_the_exported_encoder_against_random_twins(tiny_cv, tiny_corpus, tmp_path):
     base, args = tiny_cv
     out = base / "probe_run"
