@@ -3,13 +3,16 @@
 
     python benchmarks/multitask_throughput.py                       # CPU, the recipe's YAMLs
     python benchmarks/multitask_throughput.py --device cuda:0 --batch_size 32 --num_workers 8
+    python benchmarks/multitask_throughput.py --yamls hparams/pretrain_alpharatio.yaml --lld_backends stored online
 
 For each YAML of recipes/MultitaskSSL: (1) the data loader alone (audio reading, random
 crops, padding) in batches/s; (2) the model step alone on one batch already in memory
 (encoder + every worker's labeller, forward, backward, all optimizer steps); (3) both
 together, as training runs. Throughput is in seconds of audio per second; "model share"
 is the fraction of the combined time spent in the model step (the goal on a GPU: >= 80 %,
-i.e. the data pipeline keeps the GPU busy).
+i.e. the data pipeline keeps the GPU busy). `--lld_backends stored online` measures the YAMLs that
+have an `lld_backend` key once per backend: targets read from disk vs computed from the audio in the
+model step (labellers.online).
 """
 
 import argparse
@@ -25,17 +28,19 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 RECIPE = os.path.join(ROOT, "recipes", "MultitaskSSL")
 
 
-def measure(yaml, args):
+def measure(yaml, args, backend=None):
     """Runs in the recipe folder (main changes into it): the YAML's relative paths start there."""
     import train  # the recipe's glue: build_all_workers, dataio_prepare, MultitaskBrain
-    from lobes.multitask import WorkerHeads
+    from lobes.multitask import WorkerHeads, label_context
 
     overrides = {"batch_size": args.batch_size, "output_folder": f"/tmp/multitask_bench/{os.path.basename(yaml)}"}
+    if backend is not None:
+        overrides["lld_backend"] = backend
     with open(yaml) as f:
         hparams = load_hyperpyyaml(f, overrides)
 
     workers = train.build_all_workers(hparams)
-    datasets = train.dataio_prepare(hparams)
+    datasets = train.dataio_prepare(hparams, label_context(workers))
     loader = make_dataloader(datasets["train"], batch_size=args.batch_size, num_workers=args.num_workers,
                              shuffle=True)
     brain = train.MultitaskBrain(modules={"encoder": hparams["encoder"],
@@ -73,7 +78,8 @@ def measure(yaml, args):
             break
     sync()
     both_s = (time.perf_counter() - start) / n
-    return {"yaml": os.path.basename(yaml), "workers": len(workers), "data_s": data_s, "model_s": model_s,
+    name = os.path.basename(yaml) + (f" ({backend} targets)" if backend else "")
+    return {"yaml": name, "workers": len(workers), "data_s": data_s, "model_s": model_s,
             "both_s": both_s, "audio_per_batch": audio_per_batch}
 
 
@@ -86,10 +92,15 @@ def main(argv):
     parser.add_argument("--batch_size", type=int, default=8)
     parser.add_argument("--num_workers", type=int, default=2)
     parser.add_argument("--batches", type=int, default=10)
+    parser.add_argument("--lld_backends", nargs="+", default=[None])
     args = parser.parse_args(argv)
     sys.path.insert(0, RECIPE)
     os.chdir(RECIPE)
-    rows = [measure(y, args) for y in args.yamls]
+    rows = []
+    for yaml in args.yamls:
+        with open(yaml) as f:
+            has_backend = any(line.startswith("lld_backend:") for line in f)
+        rows += [measure(yaml, args, b if has_backend else None) for b in (args.lld_backends if has_backend else [None])]
     print(f"device {args.device}, precision {args.precision}, batch {args.batch_size} x 1 s crops, "
           f"{args.num_workers} loader workers, torch {torch.__version__}, {torch.get_num_threads()} threads")
     print("| YAML | workers | data only (s of audio/s) | model step only (s/s) | training (s/s) | model share |")

@@ -186,7 +186,7 @@ class TorchLLD(torch.nn.Module):
 
     def _spectral(self, x, count, wanted):
         frames = x[:, :(count - 1) * HOP + SHORT_FRAME].unfold(1, SHORT_FRAME, HOP)[:, :count]
-        power = torch.fft.rfft(frames * self.window, N_FFT).abs().square()  # [B, count, 257]
+        power = torch.view_as_real(torch.fft.rfft(frames * self.window, N_FFT)).square().sum(-1)  # [B, count, 257]
         out = {}
         if "alphaRatio_sma3" in wanted:
             low, high = power[..., :32].sum(-1), power[..., 32:161].sum(-1)

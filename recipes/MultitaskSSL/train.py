@@ -172,7 +172,16 @@ def load_fragment(path, inputs):
         raise FileNotFoundError(f"selection fragment {path} not found: run recipes/PretextSelection/select.py "
                                 "first, or point --selection_fragment at its workers_*.yaml")
     with open(path) as fin:
-        fragment = load_hyperpyyaml(fin, inputs)
+        text = fin.read()
+    inputs = dict(inputs)
+    if inputs.get("lld_backend") == "stored" and not re.search(r"^lld_backend:", text, re.M):
+        del inputs["lld_backend"]  # a fragment written before the online backend existed reads stored tracks
+    undeclared = [k for k in inputs if not re.search(rf"^{re.escape(k)}:", text, re.M)]
+    if undeclared:
+        raise WorkerConfigError(f"{path} has no input {undeclared} (the keys at its top): it was written by an "
+                                "older recipes/PretextSelection; run select.py again, or drop them from "
+                                "selection_inputs")
+    fragment = load_hyperpyyaml(text, inputs)
     if "workers_config" not in fragment:
         raise WorkerConfigError(f"{path} has no workers_config: not a selection fragment")
     return fragment["workers_config"]

@@ -97,6 +97,7 @@ def write_fragment(path, names, columns, weights, aliases, source, min_weight=1e
         selected: !include:<path>
             encoder_dim: !ref <encoder_dim>
             lld_folder: !ref <lld_folder>
+            lld_backend: !ref <lld_backend>
             worker_lr_start: !ref <worker_lr_start>
         workers_config: !ref <selected[workers_config]>
     """
@@ -106,6 +107,7 @@ def write_fragment(path, names, columns, weights, aliases, source, min_weight=1e
            "# Inputs (override them in the !include: mapping):",
            "encoder_dim: 256",
            "lld_folder: ../../results/pseudo_labels/common_voice",
+           "lld_backend: stored      # or online: targets computed from the audio (labellers.online)",
            "worker_lr_start: 0.0005",
            "worker_hidden_size: 256", ""]
     for worker, name, column, _ in kept:
@@ -116,7 +118,8 @@ def write_fragment(path, names, columns, weights, aliases, source, min_weight=1e
                 "    hidden_size: !ref <worker_hidden_size>",
                 f"{worker}_labeller: !apply:labellers.registry.get_labeller",
                 *labeller,
-                "    lld_folder: !ref <lld_folder>", ""]
+                "    lld_folder: !ref <lld_folder>",
+                "    backend: !ref <lld_backend>", ""]
     out += ["workers_config:", "    regressor:"]
     for worker, _, _, weight in kept:
         out += [f"        {worker}:",
