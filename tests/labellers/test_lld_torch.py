@@ -1,71 +1,19 @@
 """The torch descriptors against openSMILE itself, on corpus speech, noisy mixtures, resampled audio and padded batches."""
 
-import glob
-import os
-
 import numpy as np
-import opensmile
 import pytest
 import torch
 
-from corpora.audio import load_audio, write_audio
 from labellers.lld_torch import COLUMNS, TorchLLD
 from labellers.opensmile_lld import OpenSmileLLD
-
-RATE = 16000
-
-
-@pytest.fixture(scope="module")
-def smiles():
-    return [opensmile.Smile(feature_set=getattr(opensmile.FeatureSet, name), feature_level="lld")
-            for name in ("eGeMAPSv02", "ComParE_2016")]
+from tests.labellers.conftest import RATE, opensmile_columns
 
 
-def _opensmile(smiles, wav):
-    """Every column of both sets by name, and the frame start times (s) of the eGeMAPS rows."""
-    out, starts = {}, None
-    for smile in smiles:
-        table = smile.process_signal(wav, RATE)
-        starts = table.index.get_level_values("start").total_seconds() if starts is None else starts
-        out.update({c: table[c].to_numpy() for c in table.columns})
-    return out, np.asarray(starts)
-
-
-def _mix(speech, other, snr_db):
-    other = np.resize(other, speech.shape)
-    gain = np.sqrt(np.mean(speech ** 2) / (np.mean(other ** 2) * 10 ** (snr_db / 10)))
-    mix = speech + gain * other
-    return (mix / max(1.0, np.abs(mix).max() / 0.99)).astype(np.float32)
-
-
-@pytest.fixture(scope="module")
-def clips(tiny_corpus, tmp_path_factory):
-    """Named 16 kHz clips: speech, speech + noise and + music at 5 dB, 8 kHz and 48 kHz files resampled, silences."""
-    root, _ = tiny_corpus
-    speech = sorted(glob.glob(str(root / "LibriSpeech" / "**" / "*.flac"), recursive=True))[:3] + \
-        sorted(glob.glob(str(root / "VoxCeleb" / "vox1" / "wav" / "**" / "*.wav"), recursive=True))[:2]
-    noise = sorted(glob.glob(str(root / "musan" / "noise" / "**" / "*.wav"), recursive=True))[0]
-    music = sorted(glob.glob(str(root / "musan" / "music" / "**" / "*.wav"), recursive=True))[0]
-    out = {os.path.basename(p): load_audio(p, RATE).numpy() for p in speech}
-    first = out[os.path.basename(speech[0])]
-    out["noise_5dB"] = _mix(first, load_audio(noise, RATE).numpy(), 5.0)
-    out["music_5dB"] = _mix(first, load_audio(music, RATE).numpy(), 5.0)
-    folder = tmp_path_factory.mktemp("rates")
-    for rate in (8000, 48000):
-        path = str(folder / f"speech_{rate}.wav")
-        native = load_audio(speech[1], rate).numpy()  # the clip as a recording at another rate
-        write_audio(path, native, rate)
-        out[f"resampled_from_{rate}"] = load_audio(path, RATE).numpy()  # as the recipes read it
-    out["pauses"] = np.concatenate([np.zeros(4000, np.float32), first[:16000], np.zeros(3000, np.float32),
-                                    first[16000:24000]])
-    return out
-
-
-def test_every_track_equals_opensmile(smiles, clips):
+def test_every_track_equalsopensmile_columns(smiles, clips):
     lld = TorchLLD()
     pearson = {c: [] for c in COLUMNS}
     for name, wav in clips.items():
-        ref, starts = _opensmile(smiles, wav)
+        ref, starts = opensmile_columns(smiles, wav)
         table, rows = lld(torch.from_numpy(wav)[None])
         n = int(rows[0])
         # the rows the stored (mixed) table has, starting every 10 ms as openSMILE reports them
@@ -98,7 +46,7 @@ def test_a_padded_batch_equals_its_items_alone(clips):
 def test_the_two_row_corner_and_audio_too_short_for_a_frame(smiles, clips):
     lld = TorchLLD(["pcm_zcr_sma", "pcm_RMSenergy_sma"])
     wav = clips["noise_5dB"][:1000]  # one 60 ms frame: openSMILE smooths the ZCR with an empty neighbour
-    ref, _ = _opensmile(smiles, wav)
+    ref, _ = opensmile_columns(smiles, wav)
     table, rows = lld(torch.from_numpy(wav)[None])
     assert int(rows[0]) == 1
     np.testing.assert_allclose(table[0, 0].numpy(), [ref["pcm_zcr_sma"][0], ref["pcm_RMSenergy_sma"][0]], rtol=1e-5)
@@ -109,7 +57,7 @@ def test_the_two_row_corner_and_audio_too_short_for_a_frame(smiles, clips):
 def test_full_scale_audio_wraps_as_the_wrapper_casts_it(smiles):
     wav = np.full(4800, 0.5, np.float32)
     wav[2000:2400] = 1.0  # int16(1.0 * 32768) wraps to -32768 in the wrapper
-    ref, _ = _opensmile(smiles, wav)
+    ref, _ = opensmile_columns(smiles, wav)
     table, rows = TorchLLD(["pcm_RMSenergy_sma", "pcm_zcr_sma"])(torch.from_numpy(wav)[None])
     np.testing.assert_allclose(table[0, :rows[0], 0].numpy(), ref["pcm_RMSenergy_sma"][:int(rows[0])], rtol=1e-5)
     np.testing.assert_allclose(table[0, :rows[0], 1].numpy(), ref["pcm_zcr_sma"][:int(rows[0])], atol=1e-7)
