@@ -17,13 +17,17 @@ import os
 import sys
 
 import numpy as np
+import torch
 from tqdm import tqdm
 
 from corpora.audio import load_audio
 from corpora.manifest import write_failures, write_json
 from labellers.lld_stats import FeatureStats, normalize
 from labellers.lld_store import FEATURES_FILE, STATS_FILE, array_path, save_array
+from labellers.lld_torch import TorchLLD
 from labellers.opensmile_lld import HOP_SECONDS, OpenSmileLLD
+
+TORCH = "torch"  # the feature set name of the torch descriptors
 
 logger = logging.getLogger(__name__)
 _EXTRACTOR = None
@@ -59,9 +63,37 @@ def write_features_file(folder, feature_sets, sample_rate, columns):
     return info
 
 
+class TorchTable:
+    """OpenSmileLLD's interface (`columns`, `extract`) over the torch descriptors (labellers.lld_torch):
+    the columns they compute, with openSMILE's values, on the rows the mixed openSMILE table has."""
+
+    def __init__(self):
+        self.lld = TorchLLD()
+        self.columns = self.lld.columns
+
+    def extract(self, wav, sample_rate):
+        if sample_rate != 16000:
+            raise ValueError(f"the torch descriptors are openSMILE's at 16 kHz, not {sample_rate} Hz")
+        with torch.no_grad():
+            table, rows = self.lld(torch.as_tensor(np.asarray(wav, np.float32))[None])
+        if int(rows[0]) == 0:
+            raise ValueError(f"no frames for {len(wav) / sample_rate:.3f} s of audio (shorter than 60 ms)")
+        return self.columns, table[0, :int(rows[0])].numpy()
+
+
+def make_extractor(feature_sets):
+    """`feature_sets: [torch]`: TorchTable; otherwise the openSMILE sets, mixed (OpenSmileLLD)."""
+    if list(feature_sets) == [TORCH]:
+        return TorchTable()
+    if TORCH in feature_sets:
+        raise ValueError(f"feature_sets {list(feature_sets)}: 'torch' stands alone (it replaces openSMILE)")
+    return OpenSmileLLD(feature_sets)
+
+
 def _init(feature_sets):
     global _EXTRACTOR
-    _EXTRACTOR = OpenSmileLLD(feature_sets)
+    torch.set_num_threads(1)  # one process per core
+    _EXTRACTOR = make_extractor(feature_sets)
 
 
 def _extract_one(args):

@@ -119,3 +119,19 @@ def test_corrupt_file_is_listed_and_the_run_finishes(extracted, tmp_path):
         failures = list(csv.DictReader(f))
     assert [r["ID"] for r in failures] == [victim["ID"]] and "unreadable" in failures[0]["reason"]
     assert len(os.listdir(tmp_path / "out" / "lld")) == len(_arrays(base / "out")) - 1
+
+
+def test_torch_feature_set_stores_the_same_tracks_as_opensmile(extracted):
+    root, base = extracted
+    _run(root / "CommonVoice/en", base / "prep", base / "torch", "--feature_sets", "[torch]", "--num_workers", "2")
+    reference, ours = LLDStore(str(base / "out")), LLDStore(str(base / "torch"))
+    assert ours.features["feature_sets"] == ["torch"] and "alphaRatio_sma3" in ours.columns
+    assert set(ours.columns) < set(reference.columns)
+    np.testing.assert_allclose([ours.stats["mean"][ours.columns.index(c)] for c in ours.columns],
+                               [reference.stats["mean"][reference.columns.index(c)] for c in ours.columns], rtol=1e-4)
+    utterances = sorted(f[:-4] for f in os.listdir(base / "out" / "lld"))
+    assert utterances == sorted(f[:-4] for f in os.listdir(base / "torch" / "lld"))
+    for utt in utterances:
+        want, got = reference.load(utt, ours.columns), ours.load(utt, ours.columns)
+        assert got.shape == want.shape
+        np.testing.assert_allclose(got, want, atol=4e-3, rtol=2e-3)  # float16 storage of normalized values
