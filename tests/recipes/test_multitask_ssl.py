@@ -205,6 +205,28 @@ def test_a_missing_selection_fragment_is_named(tiny_cv, tmp_path):
         done.stdout + done.stderr
 
 
+def test_a_fragment_from_before_the_online_backend(tiny_cv, tmp_path):
+    """An older fragment (no lld_backend input) still loads with stored tracks; asked for online, it is named."""
+    sys.path.insert(0, RECIPE)
+    try:
+        from train import load_fragment
+    finally:
+        sys.path.remove(RECIPE)
+    from lobes.multitask import WorkerConfigError
+    from recipes.PretextSelection.selection_outputs import write_fragment
+    _, args = tiny_cv
+    lld = args[args.index("--lld_folder") + 1]
+    new = tmp_path / "new.yaml"
+    write_fragment(str(new), ["rms"], ["pcm_RMSenergy_sma"], [1.0], {"rms": "pcm_RMSenergy_sma"}, "test")
+    old = tmp_path / "old.yaml"
+    old.write_text("".join(line for line in new.read_text().splitlines(True) if "lld_backend" not in line))
+    inputs = {"encoder_dim": 8, "lld_folder": lld, "lld_backend": "stored"}
+    assert load_fragment(str(old), inputs)["regressor"]["rms"]["labeller"].online is None
+    assert load_fragment(str(new), dict(inputs, lld_backend="online"))["regressor"]["rms"]["labeller"].online
+    with pytest.raises(WorkerConfigError, match=r"has no input \['lld_backend'\].*run select.py again"):
+        load_fragment(str(old), dict(inputs, lld_backend="online"))
+
+
 def test_resumes_after_kill_with_the_saved_optimizer_state(tiny_cv, tmp_path):
     base, args = tiny_cv
     out = tmp_path / "run"
