@@ -15,7 +15,7 @@ What decides agreement (read from openSMILE's configs and C++ sources, checked f
 - sub-harmonic summation of 15 harmonics weighted 0.85^(h-1), strict local maxima as candidates in
   descending score (the first index on ties), 6 kept, parabolic vertex, voicing 1 - mean / score;
   candidates outside 52-620 Hz (ComParE) or 55-1000 Hz (eGeMAPS) dropped, the best score moved to slot 0;
-- Viterbi smoothing over 6 candidates + unvoiced with openSMILE's quirks: the octave-jump weight is
+- Viterbi smoothing (`labellers.pitch_viterbi`) over 6 candidates + unvoiced with openSMILE's quirks: the octave-jump weight is
   the voiced-voiced one (10, not 5); unvoiced -> unvoiced costs 1 (the wTuu test never holds); the
   'lastChange' log-ratio is one global value, updated by every (current, previous) pair the trellis
   evaluates, so the cost of a pair depends on the pairs before it in loop order;
@@ -28,7 +28,7 @@ What decides agreement (read from openSMILE's configs and C++ sources, checked f
 - `HNRdBACF_sma3nz`: autocorrelation from the 60 ms power spectrum, the peak nearest to lag
   floor(16000 / F0) (the left one on ties), 10 log10(acf[k] / (acf[0] - acf[k])) within [-90, 110] dB,
   0 for unvoiced frames;
-- `logHNR_sma` (ComParE's cPitchJitter): waveform matching of pitch periods, sequential along the
+- `logHNR_sma` (ComParE's cPitchJitter, `labellers.pitch_jitter`): waveform matching of pitch periods, sequential along the
   wave: 20 log10 of the RMS of the average period over the RMS of each period's deviation from it,
   -100 for unvoiced frames (-100 is a value for the smoothing, not a gap);
 - `_sma` / `_sma3nz`: mean of the non-zero values among a frame and its two neighbours (0 stays 0),
@@ -51,6 +51,8 @@ from functools import lru_cache
 import torch
 
 from labellers.lld_torch import HOP, LONG_FRAME, SAMPLE_RATE, frame_counts, smile_input
+from labellers.pitch_jitter import wave_hnr
+from labellers.pitch_viterbi import N_CANDIDATES, UNVOICED, VOICING_CUTOFF, viterbi
 
 PITCH_COLUMNS = ["F0final_sma", "voicingFinalUnclipped_sma", "logHNR_sma",  # ComParE_2016
                  "F0semitoneFrom27.5Hz_sma3nz", "HNRdBACF_sma3nz"]          # eGeMAPSv02
@@ -59,15 +61,10 @@ PITCH_RANGES = {"ComParE_2016": (52.0, 620.0), "eGeMAPSv02": (55.0, 1000.0)}
 
 N_FFT = 1024
 N_BINS = N_FFT // 2 + 1
-N_CANDIDATES = 6
-UNVOICED = N_CANDIDATES  # the Viterbi's 7th state
 N_HARMONICS = 15
 HARMONIC_DECAY = 0.85
-VOICING_CUTOFF = float(torch.tensor(0.7, dtype=torch.float32))  # openSMILE compares in float32
 ENERGY_GATE = 0.001
-HNR_FLOOR = -100.0  # cPitchJitter's lgHNRfloor
-# Viterbi weights as openSMILE uses them (wTvvd is set from wTvv, wTuu is never read)
-W_LOCAL, W_VV, W_VVD, W_VUV, W_THRESHOLD, W_RANGE, COST_UU, COST_IMPOSSIBLE = 2.0, 10.0, 10.0, 10.0, 4.0, 1.0, 1.0, 999.0
+CHUNK = 512  # frames per step of the spectral stages on the CPU
 
 
 def _f32(value):
@@ -94,8 +91,9 @@ def octave_scale():
     per_octave = N_BINS / ((math.log(max_hz / 25.0)) / math.log(2.0))
     centre = per_octave * math.log2(65.0 / 50.0) - 1.0
     weights = 0.5 + torch.atan(3.0 * (torch.arange(N_BINS, dtype=torch.float64) + 1 - centre) / per_octave) / math.pi
-    low32, step32 = _f32(low), (torch.tensor(high, dtype=torch.float32) - torch.tensor(low, dtype=torch.float32)) / (N_BINS - 1)
-    return _spline(source, target) @ smooth, weights, _f32(per_octave), low32, float(step32)
+    low32, high32 = torch.tensor(low, dtype=torch.float32), torch.tensor(high, dtype=torch.float32)
+    step32 = float((high32 - low32) / (N_BINS - 1))
+    return _spline(source, target) @ smooth, weights, _f32(per_octave), float(low32), step32
 
 
 def _spline(x, at):
@@ -194,7 +192,8 @@ class PitchLLD(torch.nn.Module):
         gauss = torch.exp(-0.5 * ((i - (LONG_FRAME - 1) / 2.0) / (0.4 * (LONG_FRAME - 1) / 2.0)) ** 2)
         self.register_buffer("window", gauss.float(), persistent=False)
         # harmonic h sits floor(points per octave * log2 h) points above the fundamental
-        self.shifts = [int(math.floor(self.per_octave * (math.log(h) / math.log(2.0)))) for h in range(2, N_HARMONICS + 1)]
+        self.shifts = [int(math.floor(self.per_octave * (math.log(h) / math.log(2.0))))
+                       for h in range(2, N_HARMONICS + 1)]
         gains, g = [], torch.tensor(HARMONIC_DECAY, dtype=torch.float32)
         for _ in self.shifts:
             gains.append(float(g))
@@ -213,20 +212,20 @@ class PitchLLD(torch.nn.Module):
         if total == 0:
             return x.new_zeros(x.shape[0], 0, len(self.columns)), rows
         frames = x[:, :(total - 1) * HOP + LONG_FRAME].unfold(1, LONG_FRAME, HOP) * self.window  # [B, T, 960]
-        mag = torch.fft.rfft(frames.double(), N_FFT).abs()  # [B, T, 513]
-        voiced_energy = torch.sqrt(frames.double().square().sum(-1) / LONG_FRAME).float() > ENERGY_GATE
-        f0, voicing, score, found = self._candidates(mag)
+        frames = frames.reshape(-1, LONG_FRAME)
+        f0, voicing, score, found, loud = (v.view(len(rows), total, *v.shape[1:])
+                                           for v in _in_chunks(self._frame_candidates, frames))
         # both pitch ranges run as one batch of 2B items through the Viterbi
         ranged = [self._in_range(f0, voicing, score, found, *PITCH_RANGES[s]) for s in self.sets]
         f0, voicing, clipped = (torch.cat(parts) for parts in zip(*ranged))
         states, flushed = viterbi(f0, voicing, clipped, rows.repeat(len(self.sets)))
         chosen = states.clamp(max=N_CANDIDATES - 1)[..., None]
-        gate = voiced_energy.repeat(len(self.sets), 1)
+        gate = loud.repeat(len(self.sets), 1)
         final_f0 = torch.where((states < UNVOICED) & gate, f0.gather(-1, chosen)[..., 0], 0.0)
         final_voicing = torch.where(states < UNVOICED, voicing.gather(-1, chosen)[..., 0], voicing[..., 0]) * gate
         tracks = {}
-        for k, name in enumerate(self.sets):
-            f0_k, voicing_k, flushed_k = (v[k * len(rows):(k + 1) * len(rows)] for v in (final_f0, final_voicing, flushed))
+        per_set = (v.chunk(len(self.sets)) for v in (final_f0, final_voicing, flushed))
+        for name, f0_k, voicing_k, flushed_k in zip(self.sets, *per_set):
             if name == "ComParE_2016":
                 tracks["F0final_sma"] = nz_smooth(f0_k, rows)
                 tracks["voicingFinalUnclipped_sma"] = nz_smooth(voicing_k, rows)
@@ -235,13 +234,17 @@ class PitchLLD(torch.nn.Module):
             else:
                 tracks["F0semitoneFrom27.5Hz_sma3nz"] = nz_smooth(semitones(f0_k), rows, flushed_k)
                 if "HNRdBACF_sma3nz" in self.columns:
-                    tracks["HNRdBACF_sma3nz"] = nz_smooth(acf_hnr(mag, f0_k), rows, flushed_k)
+                    hnr = acf_hnr(frames, f0_k.reshape(-1)).view_as(f0_k)
+                    tracks["HNRdBACF_sma3nz"] = nz_smooth(hnr, rows, flushed_k)
         table = torch.stack([tracks[c] for c in self.columns], -1)
         valid = torch.arange(total, device=device)[None] < rows[:, None]
         return table * valid[..., None], rows
 
-    def _candidates(self, mag):
-        """cPitchShs: up to 6 pitch candidates per frame `[B, T, 6]` (f0 Hz, voicing, score, found)."""
+    def _frame_candidates(self, frames):
+        """`frames [N, 960]` (windowed) -> cPitchShs' up to 6 pitch candidates `[N, 6]` (f0 Hz, voicing, score,
+        found) and whether the frame passes the energy gate `[N]`."""
+        loud = torch.sqrt(frames.double().square().sum(-1) / LONG_FRAME).float() > ENERGY_GATE
+        mag = torch.fft.rfft(frames.double(), N_FFT).abs()  # [N, 513]
         octave = (enhance_peaks(mag) @ self.spline.T).float()  # [1 2 1] smoothing and spline in one product
         spec = torch.where(octave > 0, (octave.double() * self.auditory).float(), 0.0)
         summed = spec.clone()
@@ -262,7 +265,7 @@ class PitchLLD(torch.nn.Module):
         top, value = _vertex(pos(-1), val(-1), pos(0), val(0), pos(1), val(1))
         f0 = torch.exp(top * math.log(2.0)).float()
         voicing = torch.where((value > 0) & (value > mean), 1.0 - mean / value, 0.0).float()
-        return f0, voicing, value.float(), found
+        return f0, voicing, value.float(), found, loud
 
     @staticmethod
     def _in_range(f0, voicing, score, found, low, high):
@@ -280,88 +283,24 @@ class PitchLLD(torch.nn.Module):
         return f0, voicing, clipped
 
 
-def viterbi(f0, voicing, clipped, counts):
-    """cPitchSmootherViterbi on `[B, T, 6]` candidates: `(states [B, T], flushed [B])`.
-
-    states: 0-5 the candidate, 6 unvoiced, from the cheapest final state (first on ties, and the lowest
-    previous state on ties along the way). flushed: 1 + the last frame on which the paths of all 7 final
-    states agree (0 if none), the first frame openSMILE leaves to its end-of-input flush.
-    """
-    local = _local_costs(f0, voicing, clipped)
-    moves = _transition_costs(f0)  # [B, T, 7 current, 7 previous]
-    batch, total = f0.shape[:2]
-    cost = local[:, 0]
-    costs, back = [cost], [torch.zeros_like(cost, dtype=torch.long)]
-    for t in range(1, total):  # the one sequential part; every state at once
-        cost, prev = (moves[:, t] + cost[:, None, :]).min(-1)
-        cost = cost + local[:, t]
-        costs.append(cost)
-        back.append(prev)
-    costs, back = torch.stack(costs, 1), torch.stack(back, 1)
-    # backtrack the paths of all 7 final states of each item at once
-    last = (counts - 1).clamp(min=0)[:, None]
-    states7 = torch.arange(UNVOICED + 1, device=f0.device).expand(batch, -1)
-    cur, paths = states7, [None] * total
-    for t in range(total - 1, -1, -1):
-        if t < total - 1:
-            cur = torch.where(t >= last, states7, back[:, t + 1].gather(1, cur))
-        paths[t] = cur
-    paths = torch.stack(paths, 1)  # [B, T, 7]
-    final = costs.gather(1, last[..., None].expand(-1, -1, UNVOICED + 1))[:, 0].argmin(-1)
-    states = paths.gather(2, final[:, None, None].expand(-1, total, 1))[..., 0]
-    steps = torch.arange(total, device=f0.device)[None]
-    agree = (paths == paths[..., :1]).all(-1) & (steps < counts[:, None])
-    flushed = torch.where(agree, steps + 1, 0).amax(-1)
-    return states, flushed
-
-
-def _local_costs(f0, voicing, clipped):
-    """`[B, T, 7]`: -log voicing (+ a penalty below the cut-off) and a pitch-range weight per candidate;
-    the unvoiced state pays the penalty when any candidate is voiced."""
-    p = voicing.double().clamp(0.01, 1.0)
-    f = f0.double()
-    range_weight = torch.where(f <= 0, 2.0, torch.where(f < 100, 1.0 - f / 100.0, torch.where(
-        f < 350, 0.0, torch.where(f < 600, (f - 350.0) / 250.0, 1.2))))
-    voiced = (-torch.log(p) + torch.where(p < VOICING_CUTOFF, W_THRESHOLD, 0.0)) * W_LOCAL + range_weight * W_RANGE
-    any_voiced = (voicing >= VOICING_CUTOFF).any(-1) | (clipped >= VOICING_CUTOFF)
-    unvoiced = torch.where(any_voiced, W_LOCAL * W_THRESHOLD, 0.0)
-    return torch.cat([voiced, unvoiced[..., None]], -1)
-
-
-def _transition_costs(f0):
-    """`[B, T, 7, 7]` cost of (current state i at frame t, previous state j at t - 1); frame 0 unused.
-
-    openSMILE's 'lastChange' is a global that every evaluated pair updates in loop order (i, then j),
-    whatever the path: the log-ratio of a voiced pair, 0 for a voiced-unvoiced pair. Each row i < 6 ends
-    with the pair (i, unvoiced), and the unvoiced row sets it too, so a row starts at 0 (at 1.0 for row 0 of
-    the first transition, the initial value) and sees the log-ratio of the last voiced pair before j.
-    """
-    batch, total = f0.shape[:2]
-    cur, prev = f0[:, 1:, :, None], f0[:, :-1, None, :]
-    both = (cur != 0) & (prev != 0)
-    ratio = torch.log((cur / torch.where(prev != 0, prev, 1.0)).double())  # float32 ratio, as openSMILE
-    j = torch.arange(N_CANDIDATES, device=f0.device)
-    seen = torch.where(both, j, -1).cummax(-1).values  # last voiced pair up to and including j
-    before = torch.nn.functional.pad(seen[..., :-1], (1, 0), value=-1)
-    start = torch.zeros(total - 1, N_CANDIDATES, 1, dtype=torch.float64, device=f0.device)
-    start[:1, :1] = 1.0
-    last_change = torch.where(before >= 0, ratio.gather(-1, before.clamp(min=0)), start)
-    voiced = torch.where(both, W_VV * ratio.abs() + W_VVD * (ratio - last_change).abs(), COST_IMPOSSIBLE)
-    moves = f0.new_full((batch, total, N_CANDIDATES + 1, N_CANDIDATES + 1), W_VUV, dtype=torch.float64)
-    moves[:, 1:, :N_CANDIDATES, :N_CANDIDATES] = voiced
-    moves[:, :, UNVOICED, UNVOICED] = COST_UU
-    return moves
-
-
 def semitones(f0):
     """F0finalLog: 12 log2(f0 / 27.5) in float32 above 29.136 Hz, 1 for lower positive f0, 0 unvoiced."""
     tone = 12.0 * torch.log(f0 / 27.5) / _f32(math.log(2.0))
     return torch.where(f0 > 29.136, tone, (f0 > 0).float())
 
 
-def acf_hnr(mag, f0):
-    """cHarmonics' HNR in dB from the autocorrelation of the 60 ms power spectrum, `[B, T]`."""
-    power = mag.float().double().square()
+def acf_hnr(frames, f0):
+    """cHarmonics' HNR in dB of the windowed `frames [N, 960]` at `f0 [N]` (Hz; 0 unvoiced) from the
+    autocorrelation of the power spectrum, computed for the voiced frames only."""
+    voiced = torch.nonzero(f0 > 0)[:, 0]
+    out = torch.zeros_like(f0)
+    if len(voiced):
+        out[voiced] = _in_chunks(lambda idx: _acf_hnr(frames[idx], f0[idx]), voiced)
+    return out
+
+
+def _acf_hnr(frames, f0):
+    power = torch.fft.rfft(frames.double(), N_FFT).abs().float().double().square()  # openSMILE keeps |X| in float32
     acf = (torch.fft.irfft(power, N_FFT) * (N_FFT / 2)).abs()[..., :N_BINS] / N_BINS  # Ooura's inverse scaling
     lag = torch.floor(2.0 * (N_BINS - 1) / 0.064 / torch.where(f0 > 0, f0, 1.0).double()).long()
     lag = torch.where(f0 > 0, lag, 0)
@@ -372,8 +311,17 @@ def acf_hnr(mag, f0):
     return torch.where((f0 > 0) & (k > 0), db, 0.0).float()
 
 
+def _in_chunks(fn, items):
+    """`fn(items)` run over chunks of `items` on the CPU, so that its [chunk, 513] float64 intermediates stay
+    in the cache (a whole batch at once is about 1.7 times slower); at once on a GPU."""
+    if items.is_cuda or len(items) <= CHUNK:
+        return fn(items)
+    outs = [fn(chunk) for chunk in items.split(CHUNK)]
+    return tuple(torch.cat(o) for o in zip(*outs)) if isinstance(outs[0], tuple) else torch.cat(outs)
+
+
 def _nearest_peak(acf, lag):
-    """The local maximum of `acf [B, T, L]` nearest to `lag [B, T]`: the lag itself if a peak, then lag - o
+    """The local maximum of each `acf [N, L]` nearest to `lag [N]`: the lag itself if a peak, then lag - o
     before lag + o for o = 1, 2, ... over lags 1..L-2; with none, openSMILE's end-point rules."""
     n = acf.shape[-1]
     peak = torch.zeros_like(acf, dtype=torch.bool)
@@ -383,7 +331,9 @@ def _nearest_peak(acf, lag):
     idx = torch.arange(n, device=acf.device)
     at = lag[..., None]
     inner = peak & (idx > 0) & (idx < n - 1)
-    rank = torch.where(idx == at, torch.where(peak, 0, 4 * n), torch.where(inner, 2 * (idx - at).abs() - (idx < at).long(), 4 * n))
+    # distance rank: the lag itself 0, then lag - o (2 o - 1) before lag + o (2 o); 4 n: not a candidate
+    rank = torch.where(inner, 2 * (idx - at).abs() - (idx < at).long(), 4 * n)
+    rank = torch.where(idx == at, torch.where(peak, 0, 4 * n), rank)
     near, where = rank.min(-1)
     # no peak anywhere between: towards the higher end point
     here = acf.gather(-1, at.clamp(max=n - 1))[..., 0]
@@ -392,86 +342,3 @@ def _nearest_peak(acf, lag):
         (first <= here) & (end > here), n - 1, torch.where((first > here) & (end > here),
                                                            torch.where(lag < n // 2, 0, n - 1), lag)))
     return torch.where(near < 4 * n, where, fallback)
-
-
-def wave_hnr(x, num, f0, counts):
-    """cPitchJitter's logHNR `[B, T]` of the waves `x [B, S]` (num [B] samples) at the gated F0 `[B, T]` (Hz).
-
-    Sequential along each wave (where a frame's periods start depends on where the last frame's ended),
-    so it runs item by item, frame by frame, on the CPU with plain Python control; the correlations of all
-    candidate period lengths at one position are one tensor operation.
-    """
-    out = torch.zeros(f0.shape, dtype=torch.float32)
-    f0_cpu, x_cpu = f0.cpu(), x.cpu()
-    for b in range(x.shape[0]):
-        out[b, :int(counts[b])] = _wave_hnr_item(x_cpu[b, :int(num[b])], f0_cpu[b, :int(counts[b])].tolist())
-    return out.to(f0.device)
-
-
-def _wave_hnr_item(wave, f0s):
-    sample_period = 1.0 / SAMPLE_RATE
-    wave64 = wave.double()
-    out = torch.full((len(f0s),), HNR_FLOOR)
-    tables = {}
-    last_idx = last_mis = 0  # lastIdx = 160 t - lastMis always holds, so openSMILE never resyncs
-    for t, f in enumerate(f0s):
-        to_read0 = HOP + last_mis
-        if f <= 0:  # unvoiced: the next frame starts a frame step on
-            last_idx += to_read0
-            last_mis = 0
-            continue
-        period = (1.0 / f) / sample_period
-        t0, t0_min, t0_max = int(math.floor(period + 0.5)), int(math.floor(0.75 * period)), int(math.ceil(1.25 * period))
-        to_read = min(max(to_read0, 2 * t0_max + 2), last_mis + LONG_FRAME)
-        seg, seg64 = wave[last_idx:last_idx + to_read], wave64[last_idx:last_idx + to_read]
-        if (t0_min, t0_max) not in tables:
-            tables[t0_min, t0_max] = _lag_table(t0_min, t0_max)
-        first, second, mask, lags = tables[t0_min, t0_max]
-        start, step, last_period, starts = 0, 0, 0, []
-        avg = torch.zeros(t0, dtype=torch.float32)
-        while start < len(seg) - 2 * t0_max - 1:
-            cc = _correlations(seg64[start + first], seg64[start + second], mask, lags)
-            mid = cc[1:-2]
-            peaks = (cc[:-3] < mid) & (mid > cc[2:-1])  # NaN (a flat stretch) is never a peak
-            if peaks.any():
-                step = t0_min + 1 + int(torch.where(peaks, mid, -math.inf).argmax())
-                starts.append(start)
-                avg += seg[start:start + t0]
-            else:  # no period found: skip the expected length without recording it
-                step = t0
-            start += step
-            if start < to_read0 - 1:
-                last_period = start
-        starts.append(start)
-        m = min(t0, len(seg) - start)
-        avg[:m] = (avg[:m] + seg[start:start + m]) / len(starts)  # samples past the wave stay undivided sums
-        inner = avg[3:max(min(t0 - 2, m), 3)].double()
-        harmonic = torch.sqrt((inner.square().sum() / max(t0 - 4, 1)).float())
-        bounds = starts + [start + step]
-        noise = torch.cat([seg[b + 2:min(e, b + t0) - 2] - avg[2:min(e - b, t0) - 2]
-                           for b, e in zip(bounds[:-1], bounds[1:]) if min(e, b + t0) - 2 > b + 2] or [avg[:0]])
-        noise = torch.sqrt((noise.double().square().sum() / max(len(noise), 1)).float())
-        if noise > 0:
-            ratio = harmonic / noise
-            out[t] = max(20.0 * math.log10(float(ratio)), HNR_FLOOR) if ratio > 0 else HNR_FLOOR
-        else:
-            out[t] = 0.0
-        last_mis = to_read0 - last_period
-        last_idx += last_period
-    return out
-
-
-def _lag_table(low, high):
-    """Gather indices `[lags, longest]` of the two consecutive stretches of each candidate period length."""
-    lags = torch.arange(low, high + 1)
-    i = torch.arange(high)[None]
-    mask = i < lags[:, None]
-    return torch.where(mask, i, 0), torch.where(mask, lags[:, None] + i, 0), mask.double(), lags.double()
-
-
-def _correlations(a, b, mask, lags):
-    """Pearson correlation of each row pair of `a, b [lags, longest]` over its first `lag` samples."""
-    a, b = a * mask, b * mask
-    da = (a - a.sum(-1, keepdim=True) / lags[:, None]) * mask
-    db = (b - b.sum(-1, keepdim=True) / lags[:, None]) * mask
-    return (da * db).sum(-1) / (da.square().sum(-1).sqrt() * db.square().sum(-1).sqrt())

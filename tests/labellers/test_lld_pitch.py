@@ -9,27 +9,25 @@ from labellers.lld_pitch import PITCH_COLUMNS, PitchLLD
 from labellers.opensmile_lld import OpenSmileLLD
 from tests.labellers.conftest import RATE, opensmile_columns
 
-F0_COLUMNS = {"F0final_sma", "F0semitoneFrom27.5Hz_sma3nz"}
-
-
 @pytest.fixture(scope="module")
 def pitch():
     return PitchLLD()
 
 
 @pytest.fixture(scope="module")
-def cut_clips(clips, pitch):
-    """A speech clip cut just after voiced frames at several places: the ends where openSMILE's buffers show."""
+def more_clips(clips, pitch):
+    """Speech cut just after voiced frames at several places (the ends where openSMILE's buffers show), and
+    quiet speech, about half of whose frames fall under the energy gate."""
     wav = clips["pauses"][4000:]
     table, rows = pitch(torch.from_numpy(wav)[None])
     voiced = np.nonzero(table[0, :int(rows[0]), 0].numpy() > 0)[0]
     ends = voiced[np.linspace(len(voiced) // 4, len(voiced) - 1, 4).astype(int)]
-    return {f"cut_after_frame_{t}": wav[:t * 160 + 960 + 17 * k] for k, t in enumerate(ends)}
+    cut = {f"cut_after_frame_{t}": wav[:t * 160 + 960 + 17 * k] for k, t in enumerate(ends)}
+    return {**cut, "quiet": clips["pauses"] * np.float32(0.05)}
 
 
-def test_every_pitch_track_equals_opensmile(smiles, clips, cut_clips, pitch):
-    worst = {c: [] for c in PITCH_COLUMNS}
-    for name, wav in {**clips, **cut_clips}.items():
+def test_every_pitch_track_equals_opensmile(smiles, clips, more_clips, pitch):
+    for name, wav in {**clips, **more_clips}.items():
         ref, starts = opensmile_columns(smiles, wav)
         table, rows = pitch(torch.from_numpy(wav)[None])
         n = int(rows[0])
@@ -41,12 +39,11 @@ def test_every_pitch_track_equals_opensmile(smiles, clips, cut_clips, pitch):
             span = theirs.max() - theirs.min()
             error = np.abs(ours - theirs).max() / max(span, 1e-6)
             r = np.corrcoef(ours, theirs)[0, 1] if span > 0 else 1.0
-            worst[column].append(r)
-            # the same frames voiced (F0) or zero (HNR), then float32 rounding only
+            # the same frames voiced (F0, voicing) or zero (HNR), then float32 rounding only (measured: at most
+            # 8e-7 of the range, r = 1 - 2e-13)
             assert np.array_equal(ours != 0, theirs != 0), (name, column)
             assert error <= 1e-5, (name, column, error)
             assert r >= 0.999999, (name, column, r)
-    assert all(len(v) == len(clips) + len(cut_clips) for v in worst.values())
 
 
 def test_rows_match_the_stored_table(clips, pitch):
