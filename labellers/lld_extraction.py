@@ -24,6 +24,7 @@ from corpora.audio import load_audio
 from corpora.manifest import write_failures, write_json
 from labellers.lld_stats import FeatureStats, normalize
 from labellers.lld_store import FEATURES_FILE, STATS_FILE, array_path, save_array
+from labellers.lld_pitch import PitchLLD
 from labellers.lld_torch import TorchLLD
 from labellers.opensmile_lld import HOP_SECONDS, OpenSmileLLD
 
@@ -64,21 +65,24 @@ def write_features_file(folder, feature_sets, sample_rate, columns):
 
 
 class TorchTable:
-    """OpenSmileLLD's interface (`columns`, `extract`) over the torch descriptors (labellers.lld_torch):
-    the columns they compute, with openSMILE's values, on the rows the mixed openSMILE table has."""
+    """OpenSmileLLD's interface (`columns`, `extract`) over the torch descriptors (labellers.lld_torch and
+    labellers.lld_pitch): the columns they compute, with openSMILE's values, on the rows of the mixed
+    openSMILE table."""
 
     def __init__(self):
-        self.lld = TorchLLD()
-        self.columns = self.lld.columns
+        self.modules = [TorchLLD(), PitchLLD()]
+        self.columns = [c for m in self.modules for c in m.columns]
 
     def extract(self, wav, sample_rate):
         if sample_rate != 16000:
             raise ValueError(f"the torch descriptors are openSMILE's at 16 kHz, not {sample_rate} Hz")
+        wav = torch.as_tensor(np.asarray(wav, np.float32))[None]
         with torch.no_grad():
-            table, rows = self.lld(torch.as_tensor(np.asarray(wav, np.float32))[None])
-        if int(rows[0]) == 0:
-            raise ValueError(f"no frames for {len(wav) / sample_rate:.3f} s of audio (shorter than 60 ms)")
-        return self.columns, table[0, :int(rows[0])].numpy()
+            tables = [m(wav) for m in self.modules]
+        rows = int(tables[0][1][0])
+        if rows == 0:
+            raise ValueError(f"no frames for {wav.shape[1] / sample_rate:.3f} s of audio (shorter than 60 ms)")
+        return self.columns, torch.cat([t[0][0, :rows] for t in tables], -1).numpy()
 
 
 def make_extractor(feature_sets):

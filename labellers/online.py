@@ -9,8 +9,9 @@ the stored ones; without context (a recipe that gives none) they are computed on
 differ in the first frames (the RASTA filter's warm-up, the smoothing's edge) and in the last
 60 ms (no frame reaches past the crop).
 
-One table of every descriptor is computed per batch, on the batch's device, and shared by all the
-online labellers of the batch (`LabelBatch.cache`).
+One table is computed per batch, on the batch's device, and shared by all the online labellers of
+the batch (`LabelBatch.cache`): every energy and spectral descriptor (labellers.lld_torch, cheap) and
+the pitch descriptors (labellers.lld_pitch) that any online labeller built so far asked for.
 """
 
 import json
@@ -21,21 +22,28 @@ import torch
 
 from labellers.frames import track_on_grid
 from labellers.lld_store import FEATURES_FILE, STATS_FILE, nearest_names
+from labellers.lld_pitch import PITCH_COLUMNS, PitchLLD
 from labellers.lld_torch import COLUMNS, HOP, LONG_FRAME, TorchLLD
 
 logger = logging.getLogger(__name__)
 # past the crop's last encoder frame: one 60 ms frame and the smoothing's next frame
 RIGHT_CONTEXT_SECONDS = (LONG_FRAME + 2 * HOP) / 16000
+# pitch: the Viterbi decides a frame once the paths agree on it (40 frames at the most) and the frames
+# left to the end of the audio come out differently (and with openSMILE's end-of-input artefact), so the
+# audio goes on until the crop's frames are decided as in the whole utterance
+PITCH_RIGHT_CONTEXT_SECONDS = RIGHT_CONTEXT_SECONDS + 45 * HOP / 16000
 _TABLE = "lld_torch"
+ONLINE_COLUMNS = COLUMNS + PITCH_COLUMNS
+_PITCH_WANTED = set()  # the pitch columns online labellers asked for, computed together once per batch
 
 
 class OnlineTracks:
     """`tracks(batch) -> [B, num_frames, len(columns)]`, normalized as the stored tracks of `lld_folder`."""
 
     def __init__(self, lld_folder, columns, mode="interpolate", left_context_seconds=None):
-        unsupported = [c for c in columns if c not in COLUMNS]
+        unsupported = [c for c in columns if c not in ONLINE_COLUMNS]
         if unsupported:
-            raise ValueError(f"the online backend does not compute {unsupported} yet; it computes {COLUMNS}. "
+            raise ValueError(f"the online backend does not compute {unsupported}; it computes {ONLINE_COLUMNS}. "
                              "Use `backend: stored` for these labellers")
         stats_path, features_path = (os.path.join(lld_folder, f) for f in (STATS_FILE, FEATURES_FILE))
         for path in (stats_path, features_path):
@@ -57,14 +65,15 @@ class OnlineTracks:
         self.mean = torch.tensor([stats["mean"][i] for i in index], dtype=torch.float32)
         self.std = torch.tensor([stats["std"][i] for i in index], dtype=torch.float32)
         self.columns = list(columns)
-        self.position = [COLUMNS.index(c) for c in columns]
+        _PITCH_WANTED.update(c for c in columns if c in PITCH_COLUMNS)
         self.mode = mode
-        self.context = (left_context_seconds, RIGHT_CONTEXT_SECONDS)
-        self._lld = TorchLLD()
+        pitch = any(c in PITCH_COLUMNS for c in columns)
+        self.context = (left_context_seconds, PITCH_RIGHT_CONTEXT_SECONDS if pitch else RIGHT_CONTEXT_SECONDS)
+        self._lld, self._pitch = TorchLLD(), None
         self._warned = False
 
     def _table(self, batch):
-        """(table [B, rows, all COLUMNS], rows [B], crop offsets in the audio [B]) for this batch, computed once."""
+        """(table [B, rows, names], rows [B], crop offsets in the audio [B], names) for this batch, computed once."""
         if _TABLE not in batch.cache:
             if batch.sample_rate != 16000:
                 raise ValueError(f"the online LLD backend computes openSMILE's descriptors at 16 kHz; this batch is "
@@ -77,14 +86,20 @@ class OnlineTracks:
                                    "alone and differ from the stored ones near the crop edges")
                     self._warned = True
                 wavs, lengths, offsets = batch.wavs, batch.lengths, torch.zeros(len(batch.ids))
+            names = COLUMNS + [c for c in PITCH_COLUMNS if c in _PITCH_WANTED]
             with torch.no_grad():
                 table, rows = self._lld.to(wavs.device)(wavs, lengths)
-            batch.cache[_TABLE] = (table, rows.tolist(), torch.as_tensor(offsets).tolist())
+                if len(names) > len(COLUMNS):
+                    if self._pitch is None or self._pitch.columns != names[len(COLUMNS):]:
+                        self._pitch = PitchLLD(names[len(COLUMNS):])
+                    table = torch.cat([table, self._pitch.to(wavs.device)(wavs, lengths)[0]], -1)
+            batch.cache[_TABLE] = (table, rows.tolist(), torch.as_tensor(offsets).tolist(), names)
         return batch.cache[_TABLE]
 
     def tracks(self, batch):
-        table, rows, offsets = self._table(batch)
-        values = (table[..., self.position] - self.mean.to(table.device)) / self.std.to(table.device)
+        table, rows, offsets, names = self._table(batch)
+        position = [names.index(c) for c in self.columns]
+        values = (table[..., position] - self.mean.to(table.device)) / self.std.to(table.device)
         values = torch.where(torch.isfinite(values), values, torch.zeros_like(values))
         out = []
         for i, (n, offset) in enumerate(zip(rows, offsets)):
