@@ -113,17 +113,28 @@ def test_online_targets_equal_the_stored_ones(tiny_cv):
         get_labeller("lld", column="mfcc_sma[1]", lld_folder=lld, backend="online")
 
 
-def test_trains_with_online_targets_as_with_stored_ones(tiny_cv):
+def test_trains_with_online_targets_as_with_stored_ones(tiny_cv, tmp_path):
+    """pretrain_alpharatio.yaml, and pretrain_selected.yaml with a selection of every LLD family (spectral,
+    RASTA, energy, ZCR, waveform HNR): one epoch, the same losses with either backend."""
+    from recipes.PretextSelection.selection_outputs import write_fragment
+    from labellers.stored import LLD_ALIASES
     base, args = tiny_cv
-    losses = {}
-    for backend in ("stored", "online"):
-        out = base / f"backend_{backend}"
-        _train(ALPHARATIO, out, args, "--number_of_epochs", "1", "--lld_backend", backend)
-        with open(out / "losses.csv") as f:
-            losses[backend] = {(r["epoch"], r["stage"], r["name"]): float(r["loss"]) for r in csv.DictReader(f)}
-    assert losses["online"].keys() == losses["stored"].keys()
-    for key, value in losses["stored"].items():  # same seed, same crops, the same targets up to float16
-        assert losses["online"][key] == pytest.approx(value, rel=2e-3), key
+    names = ["alpharatio", "rasta_l1", "rms", "zcr", "hnr"]
+    fragment = tmp_path / "workers.yaml"
+    write_fragment(str(fragment), names, [LLD_ALIASES[n] for n in names], [0.3, 0.25, 0.2, 0.15, 0.1],
+                   LLD_ALIASES, "test")
+    selected = (os.path.join(RECIPE, "hparams", "pretrain_selected.yaml"), "--selection_fragment", fragment)
+    for yaml, *extra in ((ALPHARATIO,), selected):
+        losses = {}
+        for backend in ("stored", "online"):
+            out = tmp_path / f"{os.path.basename(yaml)}_{backend}"
+            _train(yaml, out, args, "--number_of_epochs", "1", "--lld_backend", backend, *extra)
+            with open(out / "losses.csv") as f:
+                losses[backend] = {(r["epoch"], r["stage"], r["name"]): float(r["loss"]) for r in csv.DictReader(f)}
+        assert losses["online"].keys() == losses["stored"].keys()
+        assert any(name == "hnr_loss" for _, _, name in losses["online"]) or yaml == ALPHARATIO
+        for key, value in losses["stored"].items():  # same seed, same crops, the same targets up to float16
+            assert losses["online"][key] == pytest.approx(value, rel=2e-3), (yaml, key)
 
 
 def test_probe_scores_the_exported_encoder_against_random_twins(tiny_cv, tiny_corpus, tmp_path):
