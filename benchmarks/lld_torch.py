@@ -7,7 +7,8 @@ One CPU thread for both (torch.set_num_threads(1)). Rows:
 - openSMILE eGeMAPSv02 + ComParE_2016 (LLD-only config): what the stored pseudo-labels cost per utterance;
 - openSMILE eGeMAPSv02 alone (the cheaper set; it holds alphaRatio, Hammarberg and loudness);
 - torch, all the columns it computes, one utterance at a time and in padded batches of 16;
-- torch, the three eGeMAPS columns only;
+- torch, the three eGeMAPS columns only; the pitch columns (labellers.lld_pitch), with and without
+  ComParE's waveform HNR (sequential per frame);
 - with --device: the same batches on that device (synchronized), after one warm-up pass.
 The table also gives the largest difference from openSMILE over the utterances, as a share of each column's range.
 """
@@ -20,6 +21,7 @@ import torch
 
 from corpora.audio import load_audio
 from corpora.manifest import read_csv
+from labellers.lld_pitch import PITCH_COLUMNS, PitchLLD
 from labellers.lld_torch import COLUMNS, TorchLLD
 from labellers.opensmile_lld import OpenSmileLLD, _smile
 
@@ -45,13 +47,16 @@ def _batches(wavs, size):
 
 
 def torch_runner(wavs, columns, batch_size, device="cpu"):
-    lld = TorchLLD(columns).to(device)
+    pitch = [c for c in columns if c in PITCH_COLUMNS]
+    other = [c for c in columns if c not in PITCH_COLUMNS]
+    modules = ([TorchLLD(other).to(device)] if other else []) + ([PitchLLD(pitch).to(device)] if pitch else [])
     batches = [(b.to(device), l.to(device)) for b, l in _batches(wavs, batch_size)]
 
     def run():
         with torch.no_grad():
             for batch, lengths in batches:
-                lld(batch, lengths)
+                for module in modules:
+                    module(batch, lengths)
         if device.startswith("cuda"):
             torch.cuda.synchronize()
     return run
@@ -59,11 +64,13 @@ def torch_runner(wavs, columns, batch_size, device="cpu"):
 
 def max_error(wavs):
     """Largest |torch - openSMILE| per column over the utterances, as a share of the column's range there."""
-    reference, lld, worst = OpenSmileLLD(["eGeMAPSv02", "ComParE_2016"]), TorchLLD(), np.zeros(len(COLUMNS))
+    reference, modules = OpenSmileLLD(["eGeMAPSv02", "ComParE_2016"]), (TorchLLD(), PitchLLD())
+    worst = np.zeros(len(COLUMNS) + len(PITCH_COLUMNS))
     for wav in wavs:
         names, table = reference.extract(wav, 16000)
-        ours, rows = lld(torch.from_numpy(wav)[None])
-        theirs = table[:, [names.index(c) for c in COLUMNS]]
+        tables = [m(torch.from_numpy(wav)[None]) for m in modules]
+        ours, rows = torch.cat([t[0] for t in tables], -1), tables[0][1]
+        theirs = table[:, [names.index(c) for c in COLUMNS + PITCH_COLUMNS]]
         span = np.maximum(theirs.max(0) - theirs.min(0), 1e-6)
         worst = np.maximum(worst, np.abs(ours[0, :int(rows[0])].numpy() - theirs).max(0) / span)
     return worst
@@ -90,6 +97,13 @@ def main():
         (f"torch, {len(COLUMNS)} columns, one utterance at a time", torch_runner(wavs, COLUMNS, 1)),
         (f"torch, {len(COLUMNS)} columns, batches of 16", torch_runner(wavs, COLUMNS, 16)),
         ("torch, loudness + alphaRatio + Hammarberg, batches of 16", torch_runner(wavs, egemaps_columns, 16)),
+        ("torch, the 5 pitch columns (F0, voicing, both HNRs), batches of 16", torch_runner(wavs, PITCH_COLUMNS, 16)),
+        ("torch, pitch without ComParE's waveform HNR, batches of 16",
+         torch_runner(wavs, [c for c in PITCH_COLUMNS if c != "logHNR_sma"], 16)),
+        ("torch, ComParE's waveform HNR (logHNR_sma), batches of 16", torch_runner(wavs, ["logHNR_sma"], 16)),
+        ("torch, a selection's five (alphaRatio, RASTA L1, RMS, ZCR, waveform HNR), batches of 16",
+         torch_runner(wavs, ["alphaRatio_sma3", "audspecRasta_lengthL1norm_sma", "pcm_RMSenergy_sma", "pcm_zcr_sma",
+                             "logHNR_sma"], 16)),
     ]
     if args.device:
         for columns, label in ((COLUMNS, f"{len(COLUMNS)} columns"), (egemaps_columns, "3 eGeMAPS columns")):
@@ -101,7 +115,8 @@ def main():
         print(f"| {label} | {seconds / _best_time(fn, args.repeats):.0f} |", flush=True)
     worst = max_error(wavs[:50])
     print("\nlargest difference from openSMILE, share of the column's range (first 50 utterances): "
-          + ", ".join(f"{c} {e:.1e}" for c, e in zip(COLUMNS, worst) if not c.startswith("audSpec_Rfilt"))
+          + ", ".join(f"{c} {e:.1e}" for c, e in zip(COLUMNS + PITCH_COLUMNS, worst)
+                      if not c.startswith("audSpec_Rfilt"))
           + f", audSpec_Rfilt_sma[0..25] {max(e for c, e in zip(COLUMNS, worst) if c.startswith('audSpec_Rfilt')):.1e}")
 
 
