@@ -96,8 +96,12 @@ def make_extractor(feature_sets):
 
 def _init(feature_sets):
     global _EXTRACTOR
-    torch.set_num_threads(1)  # one process per core
     _EXTRACTOR = make_extractor(feature_sets)
+
+
+def _init_worker(feature_sets):
+    torch.set_num_threads(1)  # one extraction process per core
+    _init(feature_sets)
 
 
 def _extract_one(args):
@@ -134,7 +138,7 @@ def extract_shard(rows, train_ids, folder, feature_sets, shard=(0, 1), num_worke
         # once and forks the workers from there, so they start fast.
         ctx = multiprocessing.get_context("forkserver")
         ctx.set_forkserver_preload([__name__])
-        pool = ctx.Pool(num_workers, _init, (feature_sets,))
+        pool = ctx.Pool(num_workers, _init_worker, (feature_sets,))
         columns = pool.apply(_columns)
         results = pool.imap_unordered(_extract_one, jobs, chunksize=4)
     else:

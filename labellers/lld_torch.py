@@ -122,15 +122,15 @@ def rasta(log_mel):
     pole = 1.0 - math.sin(2.0 * math.pi * 1.0 * 0.01)
     om = math.cos(2.0 * math.pi * 29.0 * 0.01)
     norm = math.sqrt(10.0 * (32.0 * om * om + 8.0))
-    numerator = torch.tensor([2.0, -4.0 * om, 0.0, 4.0 * om, -2.0], dtype=torch.float64) / norm
     x = log_mel.double().transpose(1, 2)  # [B, bands, T]
+    numerator = torch.tensor([2.0, -4.0 * om, 0.0, 4.0 * om, -2.0], dtype=x.dtype, device=x.device) / norm
     fir = torch.nn.functional.conv1d(torch.nn.functional.pad(x.reshape(-1, 1, x.shape[-1]), (4, 0)),
                                      numerator.flip(0).view(1, 1, 5)).view_as(x)
     out = torch.zeros_like(x)
     if x.shape[-1] > 5:
         # frame 5 passes the FIR alone; the feedback y[t] = fir[t] + pole * y[t-1] starts at frame 6
-        out[..., 5:] = torchaudio.functional.lfilter(fir[..., 5:], torch.tensor([1.0, -pole], dtype=x.dtype),
-                                                     torch.tensor([1.0, 0.0], dtype=x.dtype), clamp=False)
+        denominator, numerator = x.new_tensor([1.0, -pole]), x.new_tensor([1.0, 0.0])
+        out[..., 5:] = torchaudio.functional.lfilter(fir[..., 5:], denominator, numerator, clamp=False)
     return out.transpose(1, 2)
 
 

@@ -1,17 +1,18 @@
 """LLD targets computed on the fly from the clean audio (the `online` backend of the LLD labellers).
 
-The values are those `recipes/PseudoLabels` stores (labellers.lld_torch reproduces openSMILE),
-normalized with the same statistics (`stats.json` of the pseudo-label folder), on the same frame grid:
-the descriptors are computed over the clean context audio the recipe hands over
-(`LabelBatch.context_wavs`, by default from the utterance start to just past the crop), then cut at the
-crop's position exactly as stored tracks are. With context from the utterance start the targets equal
-the stored ones; without context (a recipe that gives none) they are computed on the crop alone and
-differ in the first frames (the RASTA filter's warm-up, the smoothing's edge) and in the last
-60 ms (no frame reaches past the crop).
+The values are those `recipes/PseudoLabels` stores (labellers.lld_torch and labellers.lld_pitch
+reproduce openSMILE), normalized with the same statistics (`stats.json` of the pseudo-label folder), on
+the same frame grid: the descriptors are computed over the clean context audio the recipe hands over
+(`LabelBatch.context_wavs`, by default from the utterance start to just past the crop, starting on the
+10 ms grid), then cut at the crop's position exactly as stored tracks are. With context from the
+utterance start the targets equal the stored ones. Without context (a recipe that gives none) they are
+computed on the crop alone: for a crop that starts on the utterance's 10 ms grid they differ in the
+first frames (the RASTA filter's warm-up: about a second) and the last 15; for any other crop, frames
+fall between the stored rows and every target differs from the interpolated stored one.
 
-One table is computed per batch, on the batch's device, and shared by all the online labellers of
-the batch (`LabelBatch.cache`): every energy and spectral descriptor (labellers.lld_torch, cheap) and
-the pitch descriptors (labellers.lld_pitch) that any online labeller built so far asked for.
+Each batch computes, on its device and once for all its online labellers (`LabelBatch.cache`), every
+energy and spectral descriptor (cheap), and the pitch columns its labellers ask for, in float32/64
+whatever the autocast precision of the training step.
 """
 
 import json
@@ -34,7 +35,6 @@ RIGHT_CONTEXT_SECONDS = (LONG_FRAME + 2 * HOP) / 16000
 PITCH_RIGHT_CONTEXT_SECONDS = RIGHT_CONTEXT_SECONDS + 45 * HOP / 16000
 _TABLE = "lld_torch"
 ONLINE_COLUMNS = COLUMNS + PITCH_COLUMNS
-_PITCH_WANTED = set()  # the pitch columns online labellers asked for, computed together once per batch
 
 
 class OnlineTracks:
@@ -65,41 +65,48 @@ class OnlineTracks:
         self.mean = torch.tensor([stats["mean"][i] for i in index], dtype=torch.float32)
         self.std = torch.tensor([stats["std"][i] for i in index], dtype=torch.float32)
         self.columns = list(columns)
-        _PITCH_WANTED.update(c for c in columns if c in PITCH_COLUMNS)
         self.mode = mode
-        pitch = any(c in PITCH_COLUMNS for c in columns)
+        pitch = [c for c in columns if c in PITCH_COLUMNS]
         self.context = (left_context_seconds, PITCH_RIGHT_CONTEXT_SECONDS if pitch else RIGHT_CONTEXT_SECONDS)
-        self._lld, self._pitch = TorchLLD(), None
+        self._lld, self._pitch = TorchLLD(), PitchLLD(pitch) if pitch else None
         self._warned = False
 
     def _table(self, batch):
-        """(table [B, rows, names], rows [B], crop offsets in the audio [B], names) for this batch, computed once."""
+        """This batch's descriptors: {"tracks": {column: [B, rows]}, "rows": [B], "offsets": [B] (where the crops
+        start in the audio, samples)}, computed at the first online labeller's call, the pitch columns each
+        labeller needs added at its own (a labeller of F0 and one of HNR both run the F0 chain)."""
         if _TABLE not in batch.cache:
             if batch.sample_rate != 16000:
                 raise ValueError(f"the online LLD backend computes openSMILE's descriptors at 16 kHz; this batch is "
                                  f"at {batch.sample_rate} Hz (set sample_rate: 16000, audio is resampled on loading)")
-            if batch.context_wavs is not None:
-                wavs, lengths, offsets = batch.context_wavs, batch.context_lengths, batch.context_offsets
-            else:
-                if not self._warned:
-                    logger.warning("no context audio in the batch: online LLD targets are computed on the crops "
-                                   "alone and differ from the stored ones near the crop edges")
-                    self._warned = True
-                wavs, lengths, offsets = batch.wavs, batch.lengths, torch.zeros(len(batch.ids))
-            names = COLUMNS + [c for c in PITCH_COLUMNS if c in _PITCH_WANTED]
-            with torch.no_grad():
-                table, rows = self._lld.to(wavs.device)(wavs, lengths)
-                if len(names) > len(COLUMNS):
-                    if self._pitch is None or self._pitch.columns != names[len(COLUMNS):]:
-                        self._pitch = PitchLLD(names[len(COLUMNS):])
-                    table = torch.cat([table, self._pitch.to(wavs.device)(wavs, lengths)[0]], -1)
-            batch.cache[_TABLE] = (table, rows.tolist(), torch.as_tensor(offsets).tolist(), names)
+            if batch.context_wavs is None and not self._warned:
+                logger.warning("no context audio in the batch: online LLD targets are computed on the crops alone "
+                               "and differ from the stored ones (labellers/online.py says where)")
+                self._warned = True
+            batch.cache[_TABLE] = {"tracks": {}}
+            self._compute(batch, self._lld)
+        if self._pitch is not None and any(c not in batch.cache[_TABLE]["tracks"] for c in self._pitch.columns):
+            self._compute(batch, self._pitch)
         return batch.cache[_TABLE]
 
+    @staticmethod
+    def _compute(batch, module):
+        if batch.context_wavs is not None:
+            wavs, lengths, offsets = batch.context_wavs, batch.context_lengths, batch.context_offsets
+        else:
+            wavs, lengths, offsets = batch.wavs, batch.lengths, torch.zeros(len(batch.ids))
+        # descriptors are not trained: no graph, and no reduced precision from the step's autocast
+        with torch.no_grad(), torch.autocast(wavs.device.type, enabled=False):
+            table, rows = module.to(wavs.device)(wavs.float(), lengths)
+        entry = batch.cache[_TABLE]
+        entry["tracks"].update({c: table[..., j] for j, c in enumerate(module.columns)})
+        entry["rows"], entry["offsets"] = rows.tolist(), torch.as_tensor(offsets).tolist()
+
     def tracks(self, batch):
-        table, rows, offsets, names = self._table(batch)
-        position = [names.index(c) for c in self.columns]
-        values = (table[..., position] - self.mean.to(table.device)) / self.std.to(table.device)
+        entry = self._table(batch)
+        table, rows, offsets = torch.stack([entry["tracks"][c] for c in self.columns], -1), entry["rows"], \
+            entry["offsets"]
+        values = (table - self.mean.to(table.device)) / self.std.to(table.device)
         values = torch.where(torch.isfinite(values), values, torch.zeros_like(values))
         out = []
         for i, (n, offset) in enumerate(zip(rows, offsets)):

@@ -27,6 +27,7 @@ from speechbrain.utils.distributed import if_main_process, run_on_main
 
 from corpora.audio import load_audio
 from labellers.base import LabelBatch
+from labellers.lld_torch import HOP as LLD_HOP
 from lobes.multitask import WorkerConfigError, WorkerHeads, build_workers, label_context, worker_loss
 from lobes.pretraining import LossHistory, export_encoder
 
@@ -128,6 +129,7 @@ def dataio_prepare(hparams, context=None):
     def around(signal, offset):
         left, right = context
         start = 0 if left is None else max(0, offset - int(left * rate))
+        start -= start % LLD_HOP  # the context's 10 ms frames on the utterance's grid, as the stored tracks
         return signal[start:offset + chunk + int(right * rate)], offset - start
 
     datasets = {}

@@ -11,6 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from corpora.manifest import atomic_write, write_json  # noqa: E402
+from labellers.online import ONLINE_COLUMNS  # noqa: E402
 
 
 def run_folder(output_folder):
@@ -119,7 +120,8 @@ def write_fragment(path, names, columns, weights, aliases, source, min_weight=1e
                 f"{worker}_labeller: !apply:labellers.registry.get_labeller",
                 *labeller,
                 "    lld_folder: !ref <lld_folder>",
-                "    backend: !ref <lld_backend>", ""]
+                "    backend: !ref <lld_backend>" if column in ONLINE_COLUMNS else
+                "    backend: stored   # not computed online (labellers/online.py)", ""]
     out += ["workers_config:", "    regressor:"]
     for worker, _, _, weight in kept:
         out += [f"        {worker}:",

@@ -9,7 +9,7 @@ from labellers.opensmile_lld import OpenSmileLLD
 from tests.labellers.conftest import RATE, opensmile_columns
 
 
-def test_every_track_equalsopensmile_columns(smiles, clips):
+def test_every_track_equals_opensmile(smiles, clips):
     lld = TorchLLD()
     pearson = {c: [] for c in COLUMNS}
     for name, wav in clips.items():

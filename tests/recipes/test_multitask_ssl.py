@@ -61,14 +61,14 @@ def test_trains_logs_every_worker_and_exports_the_encoder(tiny_cv):
     assert encoder(torch.randn(1, 16000)).shape == (1, 101, 128)
 
 
-def _crop_batch(rows, offsets, chunk, context=True):
-    """A LabelBatch of crops at `offsets`, with the clean audio from each utterance start as the recipe gives it."""
+def _crop_batch(rows, offsets, chunk, context=True, right=0.0):
+    """A LabelBatch of crops at `offsets`, with the clean audio from each utterance start to `right` seconds past
+    each crop, as the recipe gives it."""
     from labellers.base import LabelBatch
-    from labellers.online import PITCH_RIGHT_CONTEXT_SECONDS
     from corpora.audio import load_audio
     wavs = [load_audio(r["wav"]) for r in rows]
     crops = torch.stack([w[o:o + chunk] for w, o in zip(wavs, offsets)])
-    around = [w[:o + chunk + int(PITCH_RIGHT_CONTEXT_SECONDS * 16000)] for w, o in zip(wavs, offsets)]
+    around = [w[:o + chunk + int(right * 16000)] for w, o in zip(wavs, offsets)]
     longest = max(len(a) for a in around)
     padded = torch.stack([torch.nn.functional.pad(a, (0, longest - len(a))) for a in around])
     extra = dict(context_wavs=padded, context_lengths=torch.tensor([len(a) / longest for a in around]),
@@ -94,16 +94,20 @@ def test_online_targets_equal_the_stored_ones(tiny_cv):
         stored = get_labeller(lld_folder=lld, **kwargs)
         online = get_labeller(lld_folder=lld, backend="online", **kwargs)
         assert online.context is not None and stored.context is None
+        right = online.context[1]  # what the recipe gives this labeller
         want = stored(_crop_batch(rows, offsets, chunk))
-        got = online(_crop_batch(rows, offsets, chunk))
+        got = online(_crop_batch(rows, offsets, chunk, right=right))
         assert got.shape == want.shape == (4, 100, online.dim)
         # stored tracks are float16: about 3 significant digits
         torch.testing.assert_close(got, want, atol=2e-3, rtol=2e-3, msg=name)
+        with torch.autocast("cpu", dtype=torch.bfloat16):  # a bf16 training step does not lower their precision
+            torch.testing.assert_close(online(_crop_batch(rows, offsets, chunk, right=right)), want, atol=2e-3,
+                                       rtol=2e-3, msg=name)
         # on 2 s crops alone, only frames near the crop edges differ; RASTA's (pole 0.937) by up to 6 standard
         # deviations at the start, 0.004 after 1 s, 0.0014 after 1.2 s
         long_crops = [0, 4800, 3200, 1600]
         alone = online(_crop_batch(rows, long_crops, 2 * chunk, context=False))
-        want = stored(_crop_batch(rows, long_crops, 2 * chunk))
+        want = stored(_crop_batch(rows, long_crops, 2 * chunk))  # (crops on the 10 ms grid: see labellers/online.py)
         # (the last 15 frames: no 60 ms frame reaches past the crop, and the pitch smoother ends there)
         rasta = name in ("rasta_l1", "rfilt")
         settled = slice(130 if rasta else 2, -15)
@@ -111,6 +115,41 @@ def test_online_targets_equal_the_stored_ones(tiny_cv):
         assert not rasta or not torch.allclose(alone[1:, :20], want[1:, :20], atol=2e-3, rtol=2e-3)
     with pytest.raises(ValueError, match="backend: stored"):
         get_labeller("lld", column="mfcc_sma[1]", lld_folder=lld, backend="online")
+
+
+def test_a_capped_left_context_keeps_the_frame_grid(tiny_cv):
+    """The recipe's own crops with left_context_seconds 0.5: the context starts on the 10 ms grid, so every
+    target but the RASTA ones (their warm-up is longer) equals the stored one."""
+    from labellers.base import LabelBatch
+    from labellers.registry import get_labeller
+    sys.path.insert(0, RECIPE)
+    try:
+        from train import dataio_prepare
+    finally:
+        sys.path.remove(RECIPE)
+    base, args = tiny_cv
+    lld = args[args.index("--lld_folder") + 1]
+    labellers = {name: (get_labeller(name, lld_folder=lld), get_labeller(name, lld_folder=lld, backend="online",
+                                                                           left_context_seconds=0.5))
+                 for name in ("alpharatio", "loudness", "zcr", "rms", "f0", "voicing", "hnr")}
+    context = labellers["f0"][1].context
+    hparams = {"chunk_size": 16000, "sample_rate": 16000, "sorting": "random", "meta_columns": [],
+               "train_csv": str(base / "prep" / "train.csv"), "valid_csv": str(base / "prep" / "dev.csv")}
+    data = dataio_prepare(hparams, context)["valid"]  # fixed crops
+    items = [data[i] for i in range(len(data))]
+    items = [x for x in items if x["offset"] > 8000 and x["offset"] % 160][:4]  # past 0.5 s, off the grid
+    assert len(items) >= 2
+    longest = max(len(x["context_sig"]) for x in items)
+    batch = LabelBatch(wavs=torch.stack([x["sig"] for x in items]), lengths=torch.ones(len(items)),
+                       ids=[x["id"] for x in items],
+                       offsets=torch.tensor([x["offset"] for x in items]), num_frames=100,
+                       context_wavs=torch.stack([torch.nn.functional.pad(x["context_sig"],
+                                                                         (0, longest - len(x["context_sig"])))
+                                                 for x in items]),
+                       context_lengths=torch.tensor([len(x["context_sig"]) / longest for x in items]),
+                       context_offsets=torch.tensor([x["context_offset"] for x in items]))
+    for name, (stored, online) in labellers.items():
+        torch.testing.assert_close(online(batch), stored(batch), atol=2e-3, rtol=2e-3, msg=name)
 
 
 def test_trains_with_online_targets_as_with_stored_ones(tiny_cv, tmp_path):
@@ -239,6 +278,11 @@ def test_a_fragment_from_before_the_online_backend(tiny_cv, tmp_path):
     assert load_fragment(str(new), dict(inputs, lld_backend="online"))["regressor"]["rms"]["labeller"].online
     with pytest.raises(WorkerConfigError, match=r"has no input \['lld_backend'\].*run select.py again"):
         load_fragment(str(old), dict(inputs, lld_backend="online"))
+    mixed = tmp_path / "mixed.yaml"  # a column the online backend does not compute stays stored
+    write_fragment(str(mixed), ["rms", "mfcc_sma[1]"], ["pcm_RMSenergy_sma", "mfcc_sma[1]"], [0.5, 0.5],
+                   {"rms": "pcm_RMSenergy_sma"}, "test")
+    workers = load_fragment(str(mixed), dict(inputs, lld_backend="online"))["regressor"]
+    assert workers["rms"]["labeller"].online and workers["mfcc_sma_1"]["labeller"].online is None
 
 
 def test_resumes_after_kill_with_the_saved_optimizer_state(tiny_cv, tmp_path):
