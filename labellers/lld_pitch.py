@@ -50,7 +50,7 @@ from functools import lru_cache
 
 import torch
 
-from labellers.lld_torch import HOP, LONG_FRAME, SAMPLE_RATE, frame_counts, smile_input
+from labellers.lld_torch import HOP, LONG_FRAME, SAMPLE_RATE, smile_batch
 from labellers.pitch_jitter import wave_hnr
 from labellers.pitch_viterbi import N_CANDIDATES, UNVOICED, VOICING_CUTOFF, viterbi
 
@@ -204,11 +204,7 @@ class PitchLLD(torch.nn.Module):
 
     def forward(self, wavs, lengths=None):
         device = wavs.device
-        num = torch.full((wavs.shape[0],), wavs.shape[1], device=device) if lengths is None else \
-            torch.round(lengths.to(device) * wavs.shape[1]).long()
-        x = smile_input(wavs) * (torch.arange(wavs.shape[1], device=device)[None] < num[:, None])
-        rows = frame_counts(num, LONG_FRAME)
-        total = int(rows.max()) if len(rows) else 0
+        x, num, rows, total = smile_batch(wavs, lengths)
         if total == 0:
             return x.new_zeros(x.shape[0], 0, len(self.columns)), rows
         frames = x[:, :(total - 1) * HOP + LONG_FRAME].unfold(1, LONG_FRAME, HOP) * self.window  # [B, T, 960]

@@ -68,6 +68,16 @@ def frame_counts(num_samples, frame):
     return torch.div(num_samples - frame, HOP, rounding_mode="floor").add(1).clamp(min=0)
 
 
+def smile_batch(wavs, lengths=None):
+    """A padded batch as openSMILE sees each item: `(x [B, S]` (zero past an item's samples), `samples [B]`,
+    `rows [B]` of the stored table, `the largest row count)`."""
+    num = torch.full((wavs.shape[0],), wavs.shape[1], device=wavs.device) if lengths is None else \
+        torch.round(lengths.to(wavs.device) * wavs.shape[1]).long()
+    x = smile_input(wavs) * (torch.arange(wavs.shape[1], device=wavs.device)[None] < num[:, None])
+    rows = frame_counts(num, LONG_FRAME)
+    return x, num, rows, int(rows.max()) if len(rows) else 0
+
+
 def _window_sums(values, frame, count):
     """Sum of `values [B, S]` over each frame [t * HOP, t * HOP + frame), t < count: `[B, count]`."""
     csum = torch.nn.functional.pad(values.double().cumsum(-1), (1, 0))
@@ -159,11 +169,7 @@ class TorchLLD(torch.nn.Module):
                              persistent=False)
 
     def forward(self, wavs, lengths=None):
-        num = torch.full((wavs.shape[0],), wavs.shape[1], device=wavs.device) if lengths is None else \
-            torch.round(lengths.to(wavs.device) * wavs.shape[1]).long()
-        x = smile_input(wavs) * (torch.arange(wavs.shape[1], device=wavs.device)[None] < num[:, None])
-        rows = frame_counts(num, LONG_FRAME)
-        total = int(rows.max()) if len(rows) else 0
+        x, num, rows, total = smile_batch(wavs, lengths)
         if total == 0:
             return x.new_zeros(x.shape[0], 0, len(self.columns)), rows
         wanted = set(self.columns)

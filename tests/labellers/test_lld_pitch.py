@@ -9,6 +9,7 @@ from labellers.lld_pitch import PITCH_COLUMNS, PitchLLD
 from labellers.opensmile_lld import OpenSmileLLD
 from tests.labellers.conftest import RATE, opensmile_columns
 
+
 @pytest.fixture(scope="module")
 def pitch():
     return PitchLLD()
