@@ -50,7 +50,7 @@ from functools import lru_cache
 
 import torch
 
-from labellers.lld_torch import HOP, LONG_FRAME, SAMPLE_RATE, smile_batch
+from labellers.lld_torch import HOP, LONG_FRAME, SAMPLE_RATE, exact_matmul, smile_batch
 from labellers.pitch_jitter import wave_hnr
 from labellers.pitch_viterbi import N_CANDIDATES, UNVOICED, VOICING_CUTOFF, viterbi
 
@@ -186,7 +186,7 @@ class PitchLLD(torch.nn.Module):
         if unknown:
             raise ValueError(f"PitchLLD cannot compute {unknown}; it computes {PITCH_COLUMNS}")
         spline, weights, self.per_octave, self.grid_low, self.grid_step = octave_scale()
-        self.register_buffer("spline", spline, persistent=False)  # [513, 513] float64
+        self.register_buffer("spline_t", spline.T.float().contiguous(), persistent=False)  # [513, 513]
         self.register_buffer("auditory", weights, persistent=False)
         i = torch.arange(LONG_FRAME, dtype=torch.float64)
         gauss = torch.exp(-0.5 * ((i - (LONG_FRAME - 1) / 2.0) / (0.4 * (LONG_FRAME - 1) / 2.0)) ** 2)
@@ -240,8 +240,8 @@ class PitchLLD(torch.nn.Module):
         """`frames [N, 960]` (windowed) -> cPitchShs' up to 6 pitch candidates `[N, 6]` (f0 Hz, voicing, score,
         found) and whether the frame passes the energy gate `[N]`."""
         loud = torch.sqrt(frames.double().square().sum(-1) / LONG_FRAME).float() > ENERGY_GATE
-        mag = torch.fft.rfft(frames.double(), N_FFT).abs()  # [N, 513]
-        octave = (enhance_peaks(mag) @ self.spline.T).float()  # [1 2 1] smoothing and spline in one product
+        mag = torch.fft.rfft(frames, N_FFT).abs()  # [N, 513], float32 as openSMILE's
+        octave = exact_matmul(enhance_peaks(mag), self.spline_t)  # [1 2 1] smoothing and spline in one product
         spec = torch.where(octave > 0, (octave.double() * self.auditory).float(), 0.0)
         summed = spec.clone()
         for shift, gain in zip(self.shifts, self.gains):  # float32, harmonic by harmonic as openSMILE adds
@@ -308,7 +308,7 @@ def _acf_hnr(frames, f0):
 
 
 def _in_chunks(fn, items):
-    """`fn(items)` run over chunks of `items` on the CPU, so that its [chunk, 513] float64 intermediates stay
+    """`fn(items)` run over chunks of `items` on the CPU, so that its [chunk, 513] intermediates stay
     in the cache (a whole batch at once is about 1.7 times slower); at once on a GPU."""
     if items.is_cuda or len(items) <= CHUNK:
         return fn(items)

@@ -78,6 +78,18 @@ def smile_batch(wavs, lengths=None):
     return x, num, rows, int(rows.max()) if len(rows) else 0
 
 
+def exact_matmul(a, b):
+    """`a @ b` in full float32 precision: TF32, when a user enabled it for CUDA matmuls, would round the
+    operands to 10 mantissa bits and move the descriptors away from openSMILE's."""
+    if not (a.is_cuda and torch.backends.cuda.matmul.allow_tf32):
+        return a @ b
+    torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        return a @ b
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = True
+
+
 def _window_sums(values, frame, count):
     """Sum of `values [B, S]` over each frame [t * HOP, t * HOP + frame), t < count: `[B, count]`."""
     csum = torch.nn.functional.pad(values.double().cumsum(-1), (1, 0))
@@ -200,7 +212,7 @@ class TorchLLD(torch.nn.Module):
         if "hammarbergIndex_sma3" in wanted:
             low, high = power[..., :64].amax(-1), power[..., 64:161].amax(-1)
             out["hammarbergIndex_sma3"] = _db_ratio(low, high)
-        mel = torch.clamp(power @ self.mel, min=MEL_FLOOR).double()
+        mel = torch.clamp(exact_matmul(power, self.mel), min=MEL_FLOOR).double()
         if wanted & {"audspec_lengthL1norm_sma", "Loudness_sma3"}:
             loudness = torch.exp(COMPRESSION * (torch.log(mel) + self.log_loudness.double())).mean(-1)
             out["audspec_lengthL1norm_sma"] = out["Loudness_sma3"] = loudness
