@@ -20,6 +20,7 @@ from typing import Any, Callable
 
 import torch
 
+from labellers.metadata import IGNORE
 from lobes.workers import frame_mask
 
 SECTIONS = {"regressor": "regression", "classifier": "classification"}
@@ -106,6 +107,10 @@ def worker_loss(worker, pred, target, lengths):
                                 f"`{worker.name}_model`")
     if worker.section == "regressor":
         target = target.to(pred.dtype)
+    elif target.dtype == torch.long and not (target != IGNORE).any():
+        # every label of the batch is missing (real Common Voice leaves age and accent empty for many clips):
+        # cross-entropy would average over nothing (NaN) and stop the run; this batch teaches the worker nothing
+        return pred.sum() * 0.0
     return worker.loss(pred, target)
 
 

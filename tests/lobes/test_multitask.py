@@ -134,6 +134,25 @@ def test_worker_loss_ignores_padded_frames_and_checks_sizes():
         worker_loss(worker, pred, torch.zeros(2, 10, 3), torch.tensor([1.0, 1.0]))
 
 
+def test_a_batch_whose_labels_are_all_missing_gives_no_nan(tmp_path):
+    """Real Common Voice leaves age empty for many clips: a batch of only those must not stop the run."""
+    train_csv = tmp_path / "train.csv"
+    train_csv.write_text("ID,duration,wav,age\na,1,x.wav,twenties\nb,1,y.wav,thirties\n")
+    labeller = get_labeller("age", train_csv=str(train_csv))
+    worker = build_workers({"classifier": {"age": entry(Classifier(4, 2, level="utterance"), labeller)}})["age"]
+    batch = LabelBatch(wavs=torch.zeros(2, 160), lengths=torch.ones(2), ids=["c", "d"], offsets=torch.zeros(2),
+                       num_frames=1, meta={"age": ["", ""]})
+    pred = torch.randn(2, 2, requires_grad=True)
+    loss = worker_loss(worker, pred, labeller(batch), torch.ones(2))
+    assert loss.item() == 0.0
+    loss.backward()
+    assert torch.equal(pred.grad, torch.zeros(2, 2))
+    half = LabelBatch(wavs=torch.zeros(2, 160), lengths=torch.ones(2), ids=["c", "d"], offsets=torch.zeros(2),
+                      num_frames=1, meta={"age": ["", "thirties"]})
+    expected = torch.nn.functional.cross_entropy(pred[1:], torch.tensor([labeller.index["thirties"]]))
+    torch.testing.assert_close(worker_loss(worker, pred, labeller(half), torch.ones(2)), expected)
+
+
 def _recipe_module():
     spec = importlib.util.spec_from_file_location("multitask_train", os.path.join(RECIPE, "train.py"))
     module = importlib.util.module_from_spec(spec)
