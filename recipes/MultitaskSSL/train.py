@@ -102,8 +102,9 @@ class MultitaskBrain(sb.Brain):
                     group["lr"] *= self.hparams.decay_factor
         last = epoch == self.hparams.epoch_counter.limit
         if epoch % self.hparams.ckpt_save_interval == 0 or last:
+            # the most recent (to resume) and the best by validation loss (to export) are kept
             self.checkpointer.save_and_keep_only(meta={"loss": stats["loss"], "epoch": epoch},
-                                                 num_to_keep=self.hparams.num_ckpts_keep)
+                                                 num_to_keep=self.hparams.num_ckpts_keep, min_keys=["loss"])
         # logged after the save, so that a run stopped right after this line restarts from this epoch's checkpoint
         self.hparams.train_logger.log_stats(stats_meta={"epoch": epoch, "lr_encoder": lrs["encoder"]},
                                             train_stats=self.train_stats, valid_stats=stats)
@@ -226,9 +227,22 @@ def main(argv):
     brain.fit(hparams["epoch_counter"], datasets["train"], datasets["valid"], train_loader_kwargs=loader,
               valid_loader_kwargs=dict(hparams["dataloader_options"]))
     if if_main_process():
+        hparams["loss_history"].write(hparams["output_folder"])  # the whole history, before a checkpoint reload
+        epoch = load_exported_checkpoint(brain.checkpointer, hparams["export_checkpoint"])
         out = export_encoder(encoder, os.path.join(hparams["save_folder"], "pretrained_encoder"))
-        hparams["loss_history"].write(hparams["output_folder"])
-        print(f"encoder for the Pretrainer: {out}; losses: {os.path.join(hparams['output_folder'], 'losses.png')}")
+        print(f"encoder of epoch {epoch} ({hparams['export_checkpoint']}) for the Pretrainer: {out}; "
+              f"losses: {os.path.join(hparams['output_folder'], 'losses.png')}")
+
+
+def load_exported_checkpoint(checkpointer, which):
+    """Loads the checkpoint to export: `best` (lowest validation loss) or `last`; returns its epoch."""
+    if which not in ("best", "last"):
+        raise ValueError(f"export_checkpoint must be 'best' or 'last', got {which!r}")
+    ckpt = checkpointer.find_checkpoint(min_key="loss") if which == "best" else checkpointer.find_checkpoint()
+    checkpointer.load_checkpoint(ckpt)
+    logger.info("exporting the encoder of epoch %s (%s validation loss %.4f)", ckpt.meta["epoch"], which,
+                ckpt.meta["loss"])
+    return ckpt.meta["epoch"]
 
 
 if __name__ == "__main__":

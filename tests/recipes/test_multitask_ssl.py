@@ -176,6 +176,26 @@ def test_trains_with_online_targets_as_with_stored_ones(tiny_cv, tmp_path):
             assert losses["online"][key] == pytest.approx(value, rel=2e-3), (yaml, key)
 
 
+def test_exports_the_encoder_of_the_best_validation_epoch(tiny_cv, tmp_path):
+    base, args = tiny_cv
+    keep = [a for k, a in enumerate(args) if a not in ("--decay_factor", "--lr_update_interval")
+            and args[k - 1] not in ("--decay_factor", "--lr_update_interval")]
+    out = tmp_path / "run"
+    # the learning rate grows 100x per epoch: training diverges after the first epochs
+    _train(ALPHARATIO, out, keep, "--number_of_epochs", "4", "--lr_update_interval", "1", "--decay_factor", "100")
+    with open(out / "losses.csv") as f:
+        valid = {int(r["epoch"]): float(r["loss"]) for r in csv.DictReader(f)
+                 if r["stage"] == "valid" and r["name"] == "loss"}
+    best = min(valid, key=valid.get)
+    assert best != 4, valid  # the planted situation: the last epoch is not the best
+    ckpts = [d for d in (out / "save").iterdir() if d.name.startswith("CKPT")]
+    chosen = [d for d in ckpts if f"epoch: {best}" in (d / "CKPT.yaml").read_text()]
+    assert len(chosen) == 1 and len(ckpts) >= 2  # the best is kept besides the most recent
+    exported = torch.load(out / "save" / "pretrained_encoder" / "encoder.ckpt", map_location="cpu")
+    saved = torch.load(chosen[0] / "encoder.ckpt", map_location="cpu")
+    assert exported.keys() == saved.keys() and all(torch.equal(exported[k], saved[k]) for k in saved)
+
+
 def test_probe_scores_the_exported_encoder_against_random_twins(tiny_cv, tiny_corpus, tmp_path):
     base, args = tiny_cv
     out = base / "probe_run"
