@@ -15,13 +15,13 @@ import sys
 
 import numpy as np
 import torch
-from hyperpyyaml import load_hyperpyyaml
 from tqdm import tqdm
 
 from corpora.audio import load_audio
 from corpora.manifest import read_csv, write_json
 from corpora.sanity import centroid_accuracy, linear_probe_accuracy
 from lobes.pretraining import load_pretrained_encoder
+from lobes.upstream import load_upstream, prepare_upstream
 from lobes.workers import masked_mean
 
 
@@ -34,11 +34,11 @@ def pooled_features(encoder, rows, max_seconds=3.0, sample_rate=16000, desc="fea
     return np.stack(out)
 
 
-def random_twin(folder, seed=0):
-    """The exported architecture with fresh random weights."""
-    torch.manual_seed(seed)
-    with open(f"{folder}/hyperparams.yaml") as f:
-        return load_hyperpyyaml(f)["encoder"].eval()
+def random_twin(folder, train_csv, seed=0):
+    """The exported architecture with seeded random weights, its BatchNorm statistics re-estimated on training
+    audio (a fresh BatchNorm in eval mode normalizes with mean 0 / variance 1, which handicaps a random conv
+    encoder): the random twin of the downstream recipes (lobes.upstream)."""
+    return prepare_upstream(load_upstream(f"random:{folder}", seed=seed), train_csv, seed=seed)
 
 
 PROBES = {"nearest centroid": centroid_accuracy, "linear": linear_probe_accuracy}
@@ -87,7 +87,7 @@ def main(argv):
     train, test = labelled_rows(args.train_csv, args.label), labelled_rows(args.test_csv, args.label)
     common = (train, test, args.label, args.max_seconds)
     pretrained, chance = probe_encoder(load_pretrained_encoder(args.encoder_dir), *common, "pretrained")
-    randoms = [probe_encoder(random_twin(args.encoder_dir, seed), *common, f"random init {seed}")[0]
+    randoms = [probe_encoder(random_twin(args.encoder_dir, args.train_csv, seed), *common, f"random init {seed}")[0]
                for seed in args.random_seeds]
     results = summarize(pretrained, randoms, args.random_seeds, chance)
     print(json.dumps(results, indent=1))

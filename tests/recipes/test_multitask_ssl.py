@@ -221,6 +221,16 @@ def test_probe_scores_the_exported_encoder_against_random_twins(tiny_cv, tiny_co
                                  cwd=RECIPE, capture_output=True, text=True)
     assert wrong_label.returncode != 0
     assert "iden_train.csv has no column 'speaker'" in wrong_label.stderr and "spk_id" in wrong_label.stderr
+    # the probe's random twin is the downstream recipes' one: BatchNorm statistics from training audio
+    sys.path.insert(0, RECIPE)
+    try:
+        from probe import random_twin
+    finally:
+        sys.path.remove(RECIPE)
+    twin = random_twin(str(out / "save" / "pretrained_encoder"), str(tmp_path / "iden_train.csv"), seed=0)
+    norms = [m for m in twin.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    assert norms and all(m.running_mean.abs().sum() > 0 and not torch.allclose(m.running_var, torch.ones(1))
+                         for m in norms)
 
 
 def test_a_worker_added_by_yaml_only_and_a_user_labeller_class(tiny_cv, tmp_path):
