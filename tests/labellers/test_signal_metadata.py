@@ -36,6 +36,32 @@ def test_prosody_tracks_pitch_and_marks_silence_unvoiced():
     assert (prosody[110:, 1] == 0).all() and (prosody[110:, 0] == 0).all()
 
 
+@pytest.mark.parametrize("name", ["mfcc", "fbank", "lps", "prosody"])
+def test_normalized_signal_targets_use_cached_training_statistics(name, tiny_corpus, tmp_path):
+    from corpora.audio import load_audio
+    from corpora.manifest import read_csv
+    root, _ = tiny_corpus
+    prepare_common_voice(str(root / "CommonVoice" / "en"), str(tmp_path))
+    train_csv, stats = str(tmp_path / "train.csv"), tmp_path / "stats" / f"{name}.json"
+    labeller = get_labeller(name, train_csv=train_csv, stats_file=str(stats))
+    assert not stats.exists()  # computed at the first batch: a recipe builds labellers before preparing data
+    # held-out audio of the same corpus: roughly standardized, where the raw targets are far from it
+    rows = read_csv(str(tmp_path / "dev.csv"))[:4]
+    wavs = torch.stack([load_audio(r["wav"])[:16000] for r in rows])
+    raw, normed = get_labeller(name)(_batch(wavs)), labeller(_batch(wavs))
+    assert stats.exists()
+    torch.testing.assert_close(normed, (raw - labeller.mean) / labeller.std)
+    assert normed.mean().abs() < 0.5 and 0.5 < normed.std() < 1.5
+    if name in ("mfcc", "fbank"):
+        assert raw.abs().mean() > 3.0  # what made these targets dominate a multitask loss
+    # a second labeller reads the cached statistics (the file is not rewritten); another manifest recomputes
+    before = stats.stat().st_mtime_ns
+    again = get_labeller(name, train_csv=train_csv, stats_file=str(stats))
+    assert torch.equal(again.statistics()[0], labeller.mean) and stats.stat().st_mtime_ns == before
+    with pytest.raises(ValueError, match="needs both train_csv and stats_file"):
+        get_labeller(name, train_csv=train_csv)
+
+
 def test_metadata_classes_come_from_the_training_manifest(tiny_corpus, tmp_path):
     root, _ = tiny_corpus
     prepare_common_voice(root / "CommonVoice/en", tmp_path)
