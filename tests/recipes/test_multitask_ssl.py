@@ -43,6 +43,15 @@ def _train(yaml, out, data_args, *extra, launcher=(), env=None, check=True):
     return done
 
 
+def _from_recipe(module, name):
+    """`name` from one of the recipe's scripts (train.py, probe.py), imported from its folder."""
+    sys.path.insert(0, RECIPE)
+    try:
+        return getattr(__import__(module), name)
+    finally:
+        sys.path.remove(RECIPE)
+
+
 def _log_epochs(out):
     text = (out / "train_log.txt").read_text()
     return [(int(e), float(lr)) for e, lr in re.findall(r"epoch: (\d+), lr_encoder: ([0-9.e+-]+)", text)]
@@ -122,11 +131,7 @@ def test_a_capped_left_context_keeps_the_frame_grid(tiny_cv):
     target but the RASTA ones (their warm-up is longer) equals the stored one."""
     from labellers.base import LabelBatch
     from labellers.registry import get_labeller
-    sys.path.insert(0, RECIPE)
-    try:
-        from train import dataio_prepare
-    finally:
-        sys.path.remove(RECIPE)
+    dataio_prepare = _from_recipe("train", "dataio_prepare")
     base, args = tiny_cv
     lld = args[args.index("--lld_folder") + 1]
     labellers = {name: (get_labeller(name, lld_folder=lld), get_labeller(name, lld_folder=lld, backend="online",
@@ -228,11 +233,7 @@ def test_probe_scores_the_exported_encoder_against_random_twins(tiny_cv, tiny_co
     assert wrong_label.returncode != 0
     assert "iden_train.csv has no column 'speaker'" in wrong_label.stderr and "spk_id" in wrong_label.stderr
     # the probe's random twin is the downstream recipes' one: BatchNorm statistics from training audio
-    sys.path.insert(0, RECIPE)
-    try:
-        from probe import random_twin
-    finally:
-        sys.path.remove(RECIPE)
+    random_twin = _from_recipe("probe", "random_twin")
     twin = random_twin(str(out / "save" / "pretrained_encoder"), str(tmp_path / "iden_train.csv"), seed=0)
     norms = [m for m in twin.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
     assert norms and all(m.running_mean.abs().sum() > 0 and not torch.allclose(m.running_var, torch.ones(1))
@@ -296,11 +297,7 @@ def test_a_missing_selection_fragment_is_named(tiny_cv, tmp_path):
 
 def test_a_fragment_from_before_the_online_backend(tiny_cv, tmp_path):
     """An older fragment (no lld_backend input) still loads with stored tracks; asked for online, it is named."""
-    sys.path.insert(0, RECIPE)
-    try:
-        from train import load_fragment
-    finally:
-        sys.path.remove(RECIPE)
+    load_fragment = _from_recipe("train", "load_fragment")
     from lobes.multitask import WorkerConfigError
     from recipes.PretextSelection.selection_outputs import write_fragment
     _, args = tiny_cv
