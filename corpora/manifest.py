@@ -47,9 +47,10 @@ def save_options(save_folder, name, options):
 
 
 def atomic_write(path, write):
-    """Calls `write(f)` on a temporary text file, then renames it: no half file after a kill."""
+    """Calls `write(f)` on a temporary text file, then renames it: no half file after a kill. The temporary
+    file is the process's own, so processes writing the same file (DDP ranks) do not collide."""
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    tmp = path + ".part"
+    tmp = f"{path}.part{os.getpid()}"
     with open(tmp, "w", newline="", encoding="utf-8") as f:
         write(f)
     os.replace(tmp, path)

@@ -197,8 +197,11 @@ class TorchLLD(torch.nn.Module):
             tracks.update(self._spectral(x, total + 1, wanted))
         table = torch.stack([tracks[c] for c in self.columns], -1)
         # a 20 ms track has frames past the last row (its smoothing never meets the end); the 60 ms ZCR has not
-        is_zcr = torch.tensor([c == "pcm_zcr_sma" for c in self.columns], device=x.device)
-        smoothed = torch.where(is_zcr, smooth3(table, rows), smooth3(table, rows + 1))[:, :total]
+        smoothed = smooth3(table, rows + 1)
+        if "pcm_zcr_sma" in wanted:
+            j = self.columns.index("pcm_zcr_sma")
+            smoothed[..., j] = smooth3(table[..., j:j + 1], rows)[..., 0]
+        smoothed = smoothed[:, :total]
         valid = torch.arange(total, device=x.device)[None] < rows[:, None]
         return (smoothed * valid[..., None]).float(), rows
 

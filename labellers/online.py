@@ -15,14 +15,12 @@ energy and spectral descriptor (cheap), and the pitch columns its labellers ask 
 whatever the autocast precision of the training step.
 """
 
-import json
 import logging
-import os
 
 import torch
 
 from labellers.frames import track_on_grid
-from labellers.lld_store import FEATURES_FILE, STATS_FILE, nearest_names
+from labellers.lld_store import LLDStore
 from labellers.lld_pitch import PITCH_COLUMNS, PitchLLD
 from labellers.lld_torch import COLUMNS, HOP, LONG_FRAME, TorchLLD
 
@@ -45,25 +43,13 @@ class OnlineTracks:
         if unsupported:
             raise ValueError(f"the online backend does not compute {unsupported}; it computes {ONLINE_COLUMNS}. "
                              "Use `backend: stored` for these labellers")
-        stats_path, features_path = (os.path.join(lld_folder, f) for f in (STATS_FILE, FEATURES_FILE))
-        for path in (stats_path, features_path):
-            if not os.path.exists(path):
-                raise FileNotFoundError(f"{path} not found: the online backend normalizes with the statistics of "
-                                        "a pseudo-label folder; run `python extract.py hparams/extract.yaml` in "
-                                        "recipes/PseudoLabels first (or point lld_folder at one)")
-        with open(stats_path) as f:
-            stats = json.load(f)
-        with open(features_path) as f:
-            hop = json.load(f)["hop_seconds"]
-        missing = [c for c in columns if c not in stats["columns"]]
-        if missing:
-            raise KeyError(f"no statistics for {missing} in {stats_path}"
-                           f"; did you mean {nearest_names(missing[0], stats['columns'])}?")
-        if abs(hop - HOP / 16000) > 1e-9:
-            raise ValueError(f"{features_path}: tracks at a {hop} s hop; the online backend computes 10 ms frames")
-        index = [stats["columns"].index(c) for c in columns]
-        self.mean = torch.tensor([stats["mean"][i] for i in index], dtype=torch.float32)
-        self.std = torch.tensor([stats["std"][i] for i in index], dtype=torch.float32)
+        store = LLDStore(lld_folder)  # features.json and stats.json, with the errors that name the fix
+        if abs(store.hop_seconds - HOP / 16000) > 1e-9:
+            raise ValueError(f"{lld_folder}: tracks at a {store.hop_seconds} s hop; the online backend computes "
+                             "10 ms frames")
+        index = [store.column_index(c) for c in columns]
+        self.mean = torch.tensor([store.stats["mean"][i] for i in index], dtype=torch.float32)
+        self.std = torch.tensor([store.stats["std"][i] for i in index], dtype=torch.float32)
         self.columns = list(columns)
         self.mode = mode
         pitch = [c for c in columns if c in PITCH_COLUMNS]

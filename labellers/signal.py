@@ -27,7 +27,7 @@ from speechbrain.lobes.features import MFCC, Fbank
 from speechbrain.processing.features import STFT, spectral_magnitude
 
 from corpora.audio import load_audio
-from corpora.manifest import read_csv
+from corpora.manifest import read_csv, write_json
 from labellers.base import Labeller
 from labellers.registry import register_labeller
 
@@ -108,12 +108,8 @@ def target_statistics(labeller, train_csv, stats_file, utterances=200, seed=0, s
     mean = total / frames
     std = (total_sq / frames - mean.square()).clamp(min=0).sqrt()
     std = torch.where(std > 1e-6, std, torch.ones_like(std))  # a constant dimension is left unscaled
-    # every process of a DDP run computes the same values: each writes its own temporary file, then renames
-    os.makedirs(os.path.dirname(os.path.abspath(stats_file)), exist_ok=True)
-    tmp = f"{stats_file}.part{os.getpid()}"
-    with open(tmp, "w") as f:
-        json.dump({"key": key, "frames": frames, "mean": mean.tolist(), "std": std.tolist()}, f)
-    os.replace(tmp, stats_file)
+    # every process of a DDP run computes and writes the same values
+    write_json(stats_file, {"key": key, "frames": frames, "mean": mean.tolist(), "std": std.tolist()})
     return mean.float(), std.float()
 
 
