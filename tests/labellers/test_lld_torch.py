@@ -66,3 +66,19 @@ def test_full_scale_audio_wraps_as_the_wrapper_casts_it(smiles):
 def test_unknown_column_is_named():
     with pytest.raises(ValueError, match="F0final_sma"):
         TorchLLD(["F0final_sma"])
+
+
+def test_bad_input_to_the_torch_backends_is_named(tmp_path):
+    from labellers.lld_extraction import TorchTable, make_extractor
+    from labellers.registry import get_labeller
+    with pytest.raises(ValueError, match="'torch' stands alone"):
+        make_extractor(["torch", "eGeMAPSv02"])
+    with pytest.raises(ValueError, match="at 16 kHz, not 8000 Hz"):
+        TorchTable().extract(np.zeros(8000, np.float32), 8000)
+    with pytest.raises(ValueError, match="shorter than 60 ms"):
+        TorchTable().extract(np.zeros(900, np.float32), RATE)
+    # the online backend still needs the statistics of an extraction
+    with pytest.raises(FileNotFoundError, match="features.json not found.*run `python extract.py"):
+        get_labeller("rms", lld_folder=str(tmp_path), backend="online")
+    with pytest.raises(ValueError, match="backend must be 'stored' or 'online'"):
+        get_labeller("rms", lld_folder=str(tmp_path), backend="gpu")

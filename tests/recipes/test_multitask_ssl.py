@@ -202,6 +202,8 @@ def test_exports_the_encoder_of_the_best_validation_epoch(tiny_cv, tmp_path):
     ckpts = [d for d in (out / "save").iterdir() if d.name.startswith("CKPT")]
     chosen = [d for d in ckpts if f"epoch: {best}" in (d / "CKPT.yaml").read_text()]
     assert len(chosen) == 1 and len(ckpts) >= 2  # the best is kept besides the most recent
+    with pytest.raises(ValueError, match="export_checkpoint must be 'best' or 'last', got 'worst'"):
+        _from_recipe("train", "load_exported_checkpoint")(None, "worst")
     exported = torch.load(out / "save" / "pretrained_encoder" / "encoder.ckpt", map_location="cpu")
     saved = torch.load(chosen[0] / "encoder.ckpt", map_location="cpu")
     assert exported.keys() == saved.keys() and all(torch.equal(exported[k], saved[k]) for k in saved)
