@@ -25,6 +25,7 @@ from corpora.manifest import write_failures, write_json
 from labellers.lld_stats import FeatureStats, normalize
 from labellers.lld_store import FEATURES_FILE, STATS_FILE, array_path, save_array
 from labellers.lld_pitch import PitchLLD
+from labellers.lld_timing import frame_seconds_of
 from labellers.lld_torch import TorchLLD
 from labellers.opensmile_lld import HOP_SECONDS, OpenSmileLLD
 
@@ -45,21 +46,24 @@ def parse_shard(text):
     return i, n
 
 
-def write_features_file(folder, feature_sets, sample_rate, columns):
-    """Writes features.json, or checks that an existing one describes the same extraction."""
+def write_features_file(folder, feature_sets, sample_rate, columns, frame_seconds):
+    """Writes features.json, or checks that an existing one describes the same extraction (one written
+    before frame lengths were recorded gains them)."""
     import opensmile
 
     info = {"columns": columns, "hop_seconds": HOP_SECONDS, "feature_sets": list(feature_sets),
+            "frame_seconds": frame_seconds,
             "opensmile_version": opensmile.__version__, "sample_rate": sample_rate,
             "dtype": "float16", "normalized": "per column with the training split's mean and std"}
     path = os.path.join(folder, FEATURES_FILE)
     if os.path.exists(path):
         with open(path) as f:
             old = json.load(f)
-        if old != info:
+        if {**old, "frame_seconds": frame_seconds} != info:
             raise RuntimeError(f"{path} was written by another extraction ({old['feature_sets']}, opensmile "
                                f"{old['opensmile_version']}); use another output_folder or delete {folder}")
-        return info
+        if old == info:
+            return info
     write_json(path, info)
     return info
 
@@ -72,6 +76,7 @@ class TorchTable:
     def __init__(self):
         self.modules = [TorchLLD(), PitchLLD()]
         self.columns = [c for m in self.modules for c in m.columns]
+        self.frame_seconds = frame_seconds_of([(TORCH, self.columns)])
 
     def extract(self, wav, sample_rate):
         if sample_rate != 16000:
@@ -120,7 +125,7 @@ def _shard_file(folder, kind, i, n, ext):
 
 
 def _columns():
-    return _EXTRACTOR.columns
+    return _EXTRACTOR.columns, _EXTRACTOR.frame_seconds
 
 
 def extract_shard(rows, train_ids, folder, feature_sets, shard=(0, 1), num_workers=1, sample_rate=16000):
@@ -139,13 +144,13 @@ def extract_shard(rows, train_ids, folder, feature_sets, shard=(0, 1), num_worke
         ctx = multiprocessing.get_context("forkserver")
         ctx.set_forkserver_preload([__name__])
         pool = ctx.Pool(num_workers, _init_worker, (feature_sets,))
-        columns = pool.apply(_columns)
+        columns, frame_seconds = pool.apply(_columns)
         results = pool.imap_unordered(_extract_one, jobs, chunksize=4)
     else:
         _init(feature_sets)
-        columns, results = _columns(), map(_extract_one, jobs)
+        (columns, frame_seconds), results = _columns(), map(_extract_one, jobs)
     try:
-        write_features_file(folder, feature_sets, sample_rate, columns)
+        write_features_file(folder, feature_sets, sample_rate, columns, frame_seconds)
         for utt, wav, error in tqdm(results, total=len(jobs), desc=f"LLDs shard {i}/{n}", unit="utt",
                                     file=sys.stderr):
             if error:

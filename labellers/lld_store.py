@@ -2,9 +2,10 @@
 
 Layout of a pseudo-label folder (written by `recipes/PseudoLabels/extract.py`):
 
-    features.json   column names, hop, feature sets, opensmile version
+    features.json   column names, hop, feature sets, each column's frame length, opensmile version
     stats.json      per-column mean/std of the training split, non-finite counts
-    lld/<ID>.npy    float16 `[frames, columns]`, normalized, row k starts at k * hop
+    lld/<ID>.npy    float16 `[frames, columns]`, normalized, row k starts at k * hop and is
+                    centred half a frame later (labellers.lld_timing)
 
 Example
 -------
@@ -19,6 +20,8 @@ import math
 import os
 
 import numpy as np
+
+from labellers.lld_timing import stored_frame_seconds
 
 FEATURES_FILE = "features.json"
 STATS_FILE = "stats.json"
@@ -62,6 +65,11 @@ class LLDStore:
             self.stats = json.load(f)
         self.columns = self.features["columns"]
         self.hop_seconds = self.features["hop_seconds"]
+        self.frame_seconds = stored_frame_seconds(self.features)
+
+    def centres(self, columns):
+        """Seconds from a row's start to its centre, per column (half its analysis frame)."""
+        return [self.frame_seconds[c] / 2 for c in columns]
 
     def column_index(self, name):
         try:
@@ -83,10 +91,14 @@ class LLDStore:
         return array[:, [self.column_index(c) for c in columns]]
 
     def segment_mean(self, utt_id, start, end, columns=None):
-        """Mean of each column over the frames starting in [start, end) seconds (`[len(columns)]`).
+        """Mean of each column over the rows centred in [start, end) seconds (`[len(columns)]`).
 
-        A segment shorter than one hop still gets the frame it starts in."""
+        A segment shorter than one hop still gets the row nearest its start."""
+        columns = self.columns if columns is None else list(columns)
         array = self.load(utt_id, columns)
-        first = min(int(start / self.hop_seconds), len(array) - 1)
-        last = max(first + 1, min(int(math.ceil(end / self.hop_seconds)), len(array)))
-        return array[first:last].mean(axis=0)
+        out = np.empty(len(columns), dtype=np.float32)
+        for j, centre in enumerate(self.centres(columns)):
+            first = min(max(int(math.ceil((start - centre) / self.hop_seconds - 1e-6)), 0), len(array) - 1)
+            last = max(first + 1, min(int(math.ceil((end - centre) / self.hop_seconds - 1e-6)), len(array)))
+            out[j] = array[first:last, j].mean()
+        return out

@@ -19,7 +19,7 @@ import logging
 
 import torch
 
-from labellers.frames import track_on_grid
+from labellers.frames import on_grid_by_centre
 from labellers.lld_store import LLDStore
 from labellers.lld_pitch import PITCH_COLUMNS, PitchLLD
 from labellers.lld_torch import COLUMNS, HOP, LONG_FRAME, TorchLLD
@@ -48,6 +48,7 @@ class OnlineTracks:
             raise ValueError(f"{lld_folder}: tracks at a {store.hop_seconds} s hop; the online backend computes "
                              "10 ms frames")
         index = [store.column_index(c) for c in columns]
+        self.centres = store.centres(columns)
         self.mean = torch.tensor([store.stats["mean"][i] for i in index], dtype=torch.float32)
         self.std = torch.tensor([store.stats["std"][i] for i in index], dtype=torch.float32)
         self.columns = list(columns)
@@ -99,6 +100,6 @@ class OnlineTracks:
             if n == 0:  # audio shorter than one 60 ms frame: openSMILE gives no row either; the mean
                 out.append(values.new_zeros(batch.num_frames, len(self.columns)))
                 continue
-            out.append(track_on_grid(values[i, :n], HOP / 16000, batch.hop_seconds, batch.num_frames,
-                                     offset=offset / batch.sample_rate, mode=self.mode))
+            out.append(on_grid_by_centre(values[i, :n], self.centres, HOP / 16000, batch.hop_seconds,
+                                         batch.num_frames, offset=offset / batch.sample_rate, mode=self.mode))
         return torch.stack(out)

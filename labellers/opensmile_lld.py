@@ -8,6 +8,8 @@ names (`alphaRatio_sma3`, `F0final_sma`, `logHNR_sma`, ...).
 Example
 -------
 >>> import numpy as np
+
+from labellers.lld_timing import frame_seconds_of
 >>> lld = OpenSmileLLD(["eGeMAPSv02", "ComParE_2016"])
 >>> tone = np.sin(2 * np.pi * 200 * np.arange(16000) / 16000).astype("float32")
 >>> columns, frames = lld.extract(tone, 16000)
@@ -20,6 +22,8 @@ import os
 import tempfile
 
 import numpy as np
+
+from labellers.lld_timing import frame_seconds_of
 
 HOP_SECONDS = 0.01
 
@@ -85,6 +89,11 @@ class OpenSmileLLD:
         for smile in self._smiles:
             names += [n for n in smile.feature_names if n not in names]
         return names
+
+    @property
+    def frame_seconds(self):
+        """{column: length of its analysis frame in seconds} (labellers.lld_timing)."""
+        return frame_seconds_of([(name, smile.feature_names) for name, smile in zip(self.feature_sets, self._smiles)])
 
     def extract(self, wav, sample_rate):
         """(columns, float32 array `[frames, columns]`) for a mono waveform.

@@ -7,7 +7,8 @@
 - `lld_bins`: a column quantized into `num_bins` classes (edges at quantiles of the
   standard normal, since stored tracks are normalized), for classifier workers.
 
-Tracks are cut at each crop's own offset and put on the encoder's frame grid.
+Tracks are cut at each crop's own offset and put on the encoder's frame grid, each column read
+at its rows' centres (labellers.lld_timing).
 `backend: online` computes the descriptors from the clean audio instead of reading
 them (labellers.online: the same values and normalization, for the columns that
 labellers.lld_torch computes); `lld_folder` then only supplies the statistics.
@@ -18,7 +19,7 @@ import functools
 import torch
 
 from labellers.base import Labeller
-from labellers.frames import track_on_grid
+from labellers.frames import on_grid_by_centre
 from labellers.lld_store import LLDStore
 from labellers.online import OnlineTracks
 from labellers.registry import register_factory, register_labeller
@@ -59,6 +60,7 @@ class StoredLLDGroup(Labeller):
             return
         self.store = _store(str(lld_folder))
         self.index = [self.store.column_index(c) for c in self.columns]  # fails early on a bad name
+        self.centres = self.store.centres(self.columns)
 
     def tracks(self, batch):
         if self.online is not None:
@@ -66,8 +68,8 @@ class StoredLLDGroup(Labeller):
         out = []
         for utt, offset in zip(batch.ids, batch.offsets.tolist()):
             track = torch.from_numpy(self.store.load(utt, self.columns))
-            out.append(track_on_grid(track, self.store.hop_seconds, batch.hop_seconds, batch.num_frames,
-                                     offset=offset / batch.sample_rate, mode=self.mode))
+            out.append(on_grid_by_centre(track, self.centres, self.store.hop_seconds, batch.hop_seconds,
+                                         batch.num_frames, offset=offset / batch.sample_rate, mode=self.mode))
         return torch.stack(out)
 
     def __call__(self, batch):

@@ -34,27 +34,33 @@ def test_registering_a_user_labeller_and_name_clashes():
 
 @pytest.fixture()
 def ramp_store(tmp_path):
-    """A pseudo-label folder whose one column is the row index (a ramp): alignment is visible."""
+    """A pseudo-label folder whose columns hold each row's centre time, in 10 ms hops: a 20 ms column
+    (centred one hop after its start) and F0 (60 ms frames, three hops)."""
     columns = ["ramp_sma", "F0final_sma"]
-    (tmp_path / "features.json").write_text(json.dumps({"columns": columns, "hop_seconds": 0.01}))
+    (tmp_path / "features.json").write_text(json.dumps({"columns": columns, "hop_seconds": 0.01,
+                                                        "feature_sets": ["ComParE_2016"]}))
     (tmp_path / "stats.json").write_text(json.dumps({"columns": columns}))
-    ramp = np.stack([np.arange(500), np.zeros(500)], axis=1).astype(np.float16)
+    ramp = np.stack([np.arange(500) + 1, np.arange(500) + 3], axis=1).astype(np.float16)
     save_array(array_path(str(tmp_path), "utt1"), ramp)
     return tmp_path
 
 
-def test_targets_are_cut_at_each_crops_own_offset(ramp_store):
-    labeller = get_labeller("lld", lld_folder=str(ramp_store), column="ramp_sma")
+def test_targets_are_cut_at_each_crops_own_offset_and_centred_on_the_encoder_frames(ramp_store):
     offsets = torch.tensor([0, 16000, 4000])  # samples: 0 s, 1 s, 0.25 s
     batch = LabelBatch(torch.zeros(3, 8000), torch.ones(3), ["utt1"] * 3, offsets, num_frames=50)
-    targets = labeller(batch)
-    assert targets.shape == (3, 50, 1)
-    expected = torch.stack([torch.arange(50.0) + start for start in (0, 100, 25)])
-    assert torch.equal(targets[..., 0], expected)
-    # A coarser encoder (20 ms frames) averages pairs of rows.
+    for column, first_centre in (("ramp_sma", 1), ("F0final_sma", 3)):
+        labeller = get_labeller("lld", lld_folder=str(ramp_store), column=column)
+        targets = labeller(batch)
+        assert targets.shape == (3, 50, 1)
+        # encoder frame j of a crop at `start` hops is centred at start + j hops (before the first
+        # row's centre, the first row)
+        expected = torch.stack([(torch.arange(50.0) + start).clamp(min=first_centre) for start in (0, 100, 25)])
+        assert torch.equal(targets[..., 0], expected), column
+    # A coarser encoder (20 ms frames, centred at 0, 20, 40 ms) averages around its own centres.
     coarse = get_labeller("lld", lld_folder=str(ramp_store), column="ramp_sma", mode="average")
     batch.hop_seconds, batch.num_frames = 0.02, 25
-    assert torch.equal(coarse(batch)[0, :3, 0], torch.tensor([0.5, 2.5, 4.5]))
+    assert torch.equal(coarse(batch)[0, :4, 0], torch.tensor([1.0, 2.0, 4.0, 6.0]))
+    assert torch.equal(coarse(batch)[1, :3, 0], torch.tensor([100.0, 102.0, 104.0]))
 
 
 def test_bad_column_fails_when_the_labeller_is_built(ramp_store):
