@@ -14,8 +14,9 @@
 #   3  describe the corpus and sanity-check it (results/report/01_corpus.md)
 #   4  OpenSMILE pseudo-labels of the Common Voice, LibriSpeech and VoxCeleb layouts (recipes/PseudoLabels)
 #   5  pretext-task selection for ASR (word groups) and speakers (recipes/PretextSelection)
-#   6  multitask pretraining on the Common Voice layout: alphaRatio worker, selected workers, PASE workers,
-#      each probed on speaker identification against random weights (recipes/MultitaskSSL)
+#   6  multitask pretraining on the Common Voice layout: alphaRatio worker, the workers selected for speakers
+#      (and for words, when the downstream tasks include asr), PASE workers, each probed on speaker
+#      identification against random weights (recipes/MultitaskSSL)
 #   7  downstream comparison: speaker verification and speaker ID (--downstream_tasks adds asr) for Fbank,
 #      MFCC, the random twins and every pretrained encoder (recipes/Downstream, small settings, seed 0)
 #   9  assemble results/REPORT.md
@@ -69,7 +70,10 @@ if run 5; then
 fi
 if run 6; then
     echo "== stage 6: multitask pretraining -> results/multitask_ssl/$name"
-    bash recipes/MultitaskSSL/example.sh "${corpus[@]}" --epochs "$epochs"
+    # the selection is task-specific: the speaker selection for speaker tasks, the word selection for ASR
+    experiments="alpharatio selected_speakers pase"
+    case " $downstream_tasks " in *" asr "*) experiments="alpharatio selected_speakers selected_words pase" ;; esac
+    bash recipes/MultitaskSSL/example.sh "${corpus[@]}" --epochs "$epochs" --experiments "$experiments"
 fi
 if run 7; then
     echo "== stage 7: downstream comparison -> results/downstream/$name/compare"

@@ -5,7 +5,9 @@
 `data_folder` holds `musan/` and/or `RIRS_NOISES/`. Writes `noise.csv`,
 `music.csv`, `babble.csv` (MUSAN noise/, music/, speech/) and `rir.csv`
 (`RIRS_NOISES/simulated_rirs/*/RoomNNN/*.wav`), each with ID, duration, wav and
-a `category` column (MUSAN folder or room size).
+a `category` column (MUSAN folder or room size), in SpeechBrain's extended CSV
+format (every column after duration with its `_format` and `_opts`), the one
+AddNoise and AddReverb read (hparams/augment_noise_reverb.yaml).
 """
 
 import glob
@@ -17,19 +19,23 @@ from corpora.manifest import (PrepareError, already_prepared, collect_rows, save
 _MUSAN = {"noise": "noise", "music": "music", "babble": "speech"}
 
 
+_EXTENDED = ["wav_format", "wav_opts", "category", "category_format", "category_opts"]
+
+
 def _entry(name, path):
-    stem = os.path.splitext(os.path.basename(path))[0]
+    stem, ext = os.path.splitext(os.path.basename(path))
+    extended = {"wav_format": ext.lstrip("."), "wav_opts": "", "category_format": "string", "category_opts": ""}
     if name != "rir":
-        return {"ID": stem, "wav": path, "category": name}
+        return {"ID": stem, "wav": path, "category": name, **extended}
     room = os.path.basename(os.path.dirname(os.path.dirname(path)))  # smallroom/Room001/x.wav
-    return {"ID": f"{room}-{stem}", "wav": path, "category": room}
+    return {"ID": f"{room}-{stem}", "wav": path, "category": room, **extended}
 
 
 def prepare_noise_rir(data_folder, save_folder, validate_audio=True, strict=False, skip_prep=False):
     """Writes noise.csv, music.csv, babble.csv and rir.csv."""
     if skip_prep:
         return
-    options = dict(data_folder=os.path.abspath(data_folder), validate_audio=validate_audio)
+    options = dict(data_folder=os.path.abspath(data_folder), validate_audio=validate_audio, csv="extended")
     outputs = [os.path.join(save_folder, f"{n}.csv") for n in (*_MUSAN, "rir")]
     if already_prepared(save_folder, "noise_rir", options, outputs):
         return
@@ -42,5 +48,5 @@ def prepare_noise_rir(data_folder, save_folder, validate_audio=True, strict=Fals
     for name, paths in sources.items():
         entries = [_entry(name, p) for p in sorted(paths)]
         rows = collect_rows(entries, save_folder, name, validate=validate_audio, strict=strict)
-        write_csv(os.path.join(save_folder, f"{name}.csv"), rows, ["category"])
+        write_csv(os.path.join(save_folder, f"{name}.csv"), rows, _EXTENDED)
     save_options(save_folder, "noise_rir", options)

@@ -52,6 +52,9 @@ def test_multitask_script_rejects_an_unknown_experiment():
     result = _bash(os.path.join(REPO, "recipes", "MultitaskSSL", "example.sh"), "--experiments", "alpharatio nope")
     assert result.returncode == 2
     assert "pretrain_nope.yaml" in result.stderr and "usage: bash" in result.stderr
+    # the selection is task-specific: a bare `selected` is refused with the two names to use
+    result = _bash(os.path.join(REPO, "recipes", "MultitaskSSL", "example.sh"), "--experiments", "selected")
+    assert result.returncode == 2 and "selected_speakers or selected_words" in result.stderr
 
 
 @pytest.mark.parametrize("script", RECIPE_SCRIPTS, ids=lambda p: os.path.relpath(p, REPO))

@@ -3,12 +3,15 @@
 # selected workers and the PASE workers, each encoder probed on speaker identification against its random twin.
 #
 #   bash example.sh                                              # small corpus, 15 epochs, three experiments
+#   bash example.sh --experiments "selected_words selected_speakers"
 #   bash example.sh --size tiny --epochs 1 --experiments alpharatio   # a quick check
 #
+# An experiment is a YAML of hparams/ (pretrain_<experiment>.yaml), or selected_<task>: pretrain_selected.yaml
+# with the sparsemax workers of the selection made for that task, `speakers` (VoxCeleb layout: for speaker
+# verification and identification) or `words` (LibriSpeech layout: for ASR); the selection is task-specific.
 # Builds the corpus and manifests if missing, the Common Voice pseudo-labels (recipes/PseudoLabels/example.sh)
-# and, for `selected` (any YAML with a `selection_fragment` key), the sparsemax fragment of the LibriSpeech
-# selection (recipes/PretextSelection/example.sh) if they are missing (delete them to rebuild). Training
-# resumes from its checkpoints on a rerun.
+# and the selection fragments (recipes/PretextSelection/example.sh) if they are missing (delete them to
+# rebuild). Training resumes from its checkpoints on a rerun.
 # Outputs: results/multitask_ssl/<corpus>/<experiment>/ (save/pretrained_encoder, probe.json, logs) and
 # results/report/04_multitask_ssl.md.
 set -euo pipefail
@@ -16,8 +19,8 @@ cd "$(dirname "$0")/../.."
 root="$PWD"
 
 epochs=15
-experiments="alpharatio selected pase"
-usage="[--size tiny|small] [--seed S] [--epochs E] [--experiments \"alpharatio selected pase\"]"
+experiments="alpharatio selected_speakers pase"
+usage="[--size tiny|small] [--seed S] [--epochs E] [--experiments \"alpharatio selected_speakers selected_words pase\"]"
 . tools/embedded_paths.sh
 while [ $# -gt 0 ]; do
     embedded_option "$@" && shift 2 && continue
@@ -27,20 +30,26 @@ while [ $# -gt 0 ]; do
         *) embedded_usage "$1" ;;
     esac
 done
+# the YAML of an experiment, and the selection layout of a selected_<task> one
+yaml_of() { case "$1" in selected_*) echo pretrain_selected ;; *) echo "pretrain_$1" ;; esac; }
+layout_of() { case "$1" in selected_speakers) echo voxceleb ;; selected_words) echo librispeech ;; esac; }
+# another YAML with a `selection_fragment` key (pretrain_paper.yaml) reads its own default: the word selection
+wants_fragment() { grep -q '^selection_fragment:' "recipes/MultitaskSSL/hparams/$(yaml_of "$1").yaml"; }
 for experiment in $experiments; do
-    [ -f "recipes/MultitaskSSL/hparams/pretrain_$experiment.yaml" ] \
-        || embedded_usage "--experiments $experiment (no recipes/MultitaskSSL/hparams/pretrain_$experiment.yaml)"
+    case "$experiment" in selected_speakers|selected_words) ;; selected*)
+        embedded_usage "--experiments $experiment (the selected workers are selected_speakers or selected_words)" ;; esac
+    [ -f "recipes/MultitaskSSL/hparams/$(yaml_of "$experiment").yaml" ] \
+        || embedded_usage "--experiments $experiment (no recipes/MultitaskSSL/hparams/$(yaml_of "$experiment").yaml)"
 done
 embedded_paths
 embedded_env
 
 labels="results/pseudo_labels/$name"
-fragment="results/pretext_selection/${name}_librispeech/latest/workers_sparsemax.yaml"
+fragment_of() { layout=$(layout_of "$1"); echo "results/pretext_selection/${name}_${layout:-librispeech}/latest/workers_sparsemax.yaml"; }
 # failures.csv is the last file extract.py writes, so its presence means the extraction finished.
 [ -f "$labels/failures.csv" ] || bash recipes/PseudoLabels/example.sh --size "$size" --seed "$seed"
-wants_fragment() { grep -q '^selection_fragment:' "recipes/MultitaskSSL/hparams/pretrain_$1.yaml"; }
 for experiment in $experiments; do
-    if wants_fragment "$experiment" && [ ! -f "$fragment" ]; then
+    if wants_fragment "$experiment" && [ ! -f "$(fragment_of "$experiment")" ]; then
         bash recipes/PretextSelection/example.sh --size "$size" --seed "$seed"
     fi
 done
@@ -49,11 +58,13 @@ runs=()
 for experiment in $experiments; do
     out="$root/results/multitask_ssl/$name/$experiment"
     echo "== multitask pretraining ($experiment, $epochs epochs) and speaker probe -> $out"
-    extra=()  # the selected workers: the sparsemax fragment of the ASR selection
-    wants_fragment "$experiment" && extra=(--selection_fragment "$root/$fragment")
-    (cd recipes/MultitaskSSL && python train.py "hparams/pretrain_$experiment.yaml" \
+    extra=()  # the selected workers: the sparsemax fragment of the selection for the experiment's task
+    [ -n "$(layout_of "$experiment")" ] && extra=(--selection_fragment "$root/$(fragment_of "$experiment")" \
+        --experiment "$experiment")
+    (cd recipes/MultitaskSSL && python train.py "hparams/$(yaml_of "$experiment").yaml" \
         --data_folder "$root/$data/CommonVoice/en" --prepare_folder "$root/$prepared/common_voice" \
         --lld_folder "$root/$labels" --output_folder "$out" --number_of_epochs "$epochs" "${extra[@]}" \
+        --noise_rir_data_folder "$root/$data" --noise_rir_folder "$root/$prepared/noise_rir" \
         && python probe.py "$out/save/pretrained_encoder" --out "$out/probe.json" \
             --train_csv "$root/$prepared/voxceleb/iden_train.csv" --test_csv "$root/$prepared/voxceleb/iden_test.csv")
     runs+=("$out")

@@ -40,6 +40,10 @@ class MultitaskBrain(sb.Brain):
     def compute_forward(self, batch, stage):
         batch = batch.to(self.device)
         wavs, lengths = batch.sig
+        augment = getattr(self.hparams, "wav_augment", None)
+        if stage == sb.Stage.TRAIN and augment is not None:
+            # the encoder hears the corrupted crop; the labellers read the clean one (batch.sig)
+            wavs, lengths = corrupt(augment, wavs, lengths)
         feats = self.modules.encoder(wavs, lengths)
         return feats, self.modules.heads(feats, lengths)
 
@@ -110,6 +114,17 @@ class MultitaskBrain(sb.Brain):
                                             train_stats=self.train_stats, valid_stats=stats)
 
 
+def corrupt(augment, wavs, lengths):
+    """`augment(wavs, lengths)`, which must keep the crops' length: the targets are cut on the clean crop's
+    frames (a speed or tempo change would shift every frame)."""
+    out, out_lengths = augment(wavs, lengths)
+    if out.shape != wavs.shape:
+        raise ValueError(f"wav_augment changed the crops from {tuple(wavs.shape)} to {tuple(out.shape)}: the "
+                         "pretraining targets need the clean crop's frames; use length-preserving augmentations "
+                         "(noise, reverberation, filtering), as in hparams/augment_noise_reverb.yaml")
+    return out, out_lengths
+
+
 def dataio_prepare(hparams, context=None):
     """Train/valid datasets of random crops (`chunk_size` samples) with their offsets; with `context`
     ((left, right) seconds, lobes.multitask.label_context), also the clean audio around each crop
@@ -160,6 +175,12 @@ def load_hparams(hparams_file, overrides):
     with open(hparams_file) as fin:
         try:
             return load_hyperpyyaml(fin, overrides)
+        except FileNotFoundError as err:
+            if "hparams" in str(err.filename):  # an !include: of a shared fragment
+                raise FileNotFoundError(f"{hparams_file}: the fragment {err.filename} it includes is not there; "
+                                        "`!include:` paths are relative to the YAML's own folder (the shared "
+                                        "fragments are in the top-level hparams/ of this collection)") from None
+            raise
         except ValueError as err:
             missing = re.search(r'The reference "([^"]+)" is not valid', str(err))
             if missing:
@@ -212,6 +233,8 @@ def main(argv):
     workers = build_all_workers(hparams)  # before any data work: fails fast
     if not hparams["skip_prep"]:
         run_on_main(hparams["prepare"])
+        if hparams.get("wav_augment") is not None and hparams.get("prepare_noise_rir") is not None:
+            run_on_main(hparams["prepare_noise_rir"])  # the noise and RIR manifests the augmentation reads
     datasets = dataio_prepare(hparams, label_context(workers))
 
     encoder = hparams["encoder_config"]["model"]

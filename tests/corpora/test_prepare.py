@@ -6,6 +6,8 @@ import shutil
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
+from speechbrain.augment.time_domain import AddNoise, AddReverb
 
 from corpora.common_voice import prepare_common_voice
 from corpora.fluent_speech_commands import prepare_fluent_speech_commands
@@ -114,6 +116,13 @@ def test_noise_rir(prepared):
     assert len(read_csv(out / "nr" / "babble.csv")) == nr["babble"]
     rir = read_csv(out / "nr" / "rir.csv")
     assert len(rir) == 3 * nr["rirs"] and len({r["ID"] for r in rir}) == len(rir)
+    # the manifests are what SpeechBrain's augmentations read: noise at the SNR asked for, reverberation
+    clean = 0.1 * torch.sin(2 * torch.pi * 200 * torch.arange(16000) / 16000).repeat(4, 1)
+    noisy = AddNoise(str(out / "nr" / "noise.csv"), snr_low=10, snr_high=10)(clean, torch.ones(4))
+    snr = 10 * torch.log10(clean.pow(2).mean(1) / (noisy - clean).pow(2).mean(1))
+    assert torch.all((snr > 7) & (snr < 13)), snr
+    reverberant = AddReverb(str(out / "nr" / "rir.csv"))(clean)
+    assert reverberant.shape == clean.shape and not torch.allclose(reverberant, clean, atol=1e-3)
 
 
 def test_skips_when_prepared_and_redoes_when_options_change(tiny_corpus, tmp_path):

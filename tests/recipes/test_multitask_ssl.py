@@ -31,7 +31,8 @@ def tiny_cv(tiny_corpus, tmp_path_factory):
                           cwd=os.path.join(RECIPES, "PseudoLabels"), capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-3000:]
     return base, ["--data_folder", str(data), "--prepare_folder", str(prep), "--lld_folder", str(lld),
-                  "--batch_size", "4", "--lr_update_interval", "1", "--decay_factor", "0.5"]
+                  "--batch_size", "4", "--lr_update_interval", "1", "--decay_factor", "0.5",
+                  "--noise_rir_data_folder", str(root), "--noise_rir_folder", str(base / "noise_rir")]
 
 
 def _train(yaml, out, data_args, *extra, launcher=(), env=None, check=True):
@@ -173,7 +174,9 @@ def test_trains_with_online_targets_as_with_stored_ones(tiny_cv, tmp_path):
         losses = {}
         for backend in ("stored", "online"):
             out = tmp_path / f"{os.path.basename(yaml)}_{backend}"
-            _train(yaml, out, args, "--number_of_epochs", "1", "--lld_backend", backend, *extra)
+            # (no corruption of the input: its random draws are not those of another run)
+            _train(yaml, out, args, "--number_of_epochs", "1", "--lld_backend", backend, "--wav_augment", "null",
+                   *extra)
             with open(out / "losses.csv") as f:
                 losses[backend] = {(r["epoch"], r["stage"], r["name"]): float(r["loss"]) for r in csv.DictReader(f)}
         assert losses["online"].keys() == losses["stored"].keys()
@@ -277,6 +280,9 @@ workers_config:
                 lr: 0.001
             weight: 0.5
 """)
+    # a YAML outside the recipe's hparams/ points its !include: at the shared fragment from where it is
+    shared = os.path.abspath(os.path.join(RECIPE, "..", "..", "hparams"))
+    text = text.replace("!include:../../../hparams/", f"!include:{shared}/")
     yaml = tmp_path / "pretrain_more.yaml"
     yaml.write_text(text)
     env = dict(os.environ, PYTHONPATH=f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
@@ -351,3 +357,41 @@ def test_two_processes_with_torchrun_gloo(tiny_cv, tmp_path):
            launcher=launcher)
     assert (tmp_path / "ddp" / "save" / "pretrained_encoder" / "encoder.ckpt").exists()
     assert [e for e, _ in _log_epochs(tmp_path / "ddp")] == [1]
+
+
+def test_the_encoder_hears_the_corrupted_crop_and_the_targets_come_from_the_clean_one():
+    import speechbrain as sb
+    from speechbrain.dataio.batch import PaddedBatch
+    from labellers.base import Labeller
+    from lobes.multitask import Worker, WorkerHeads
+    from lobes.workers import Regressor
+    brain_class, corrupt = _from_recipe("train", "MultitaskBrain"), _from_recipe("train", "corrupt")
+    heard = {}
+
+    class Encoder(torch.nn.Module):  # records what it hears; one 4-d frame per 10 ms
+        def forward(self, wavs, lengths):
+            heard["encoder"] = wavs.clone()
+            return wavs.new_zeros(wavs.shape[0], wavs.shape[1] // 160 + 1, 4) + wavs.mean()
+
+    class Clean(Labeller):  # the target: each crop's own RMS
+        kind, level, dim = "regression", "utterance", 1
+
+        def __call__(self, batch):
+            heard["labeller"] = batch.wavs.clone()
+            return batch.wavs.pow(2).mean(1, keepdim=True).sqrt()
+
+    hparams = dict(wav_augment=lambda wavs, lengths: (wavs + 0.5, lengths), hop_seconds=0.01, sample_rate=16000,
+                   meta_columns=[])
+    head = Regressor(4, 1, level="utterance")
+    brain = brain_class(modules={"encoder": Encoder(), "heads": WorkerHeads({"rms": head})}, hparams=hparams,
+                        run_opts={"device": "cpu"})
+    brain.workers = {"rms": Worker("rms", "regressor", head, Clean(), None, torch.nn.L1Loss())}
+    clean = torch.randn(2, 1600, generator=torch.Generator().manual_seed(0))
+    batch = PaddedBatch([{"id": f"u{k}", "sig": clean[k], "offset": 0} for k in range(2)])
+    for stage, shift in ((sb.Stage.TRAIN, 0.5), (sb.Stage.VALID, 0.0)):  # validation hears the clean crops
+        brain.on_stage_start(stage)
+        brain.compute_objectives(brain.compute_forward(batch, stage), batch, stage)
+        assert torch.allclose(heard["encoder"], clean + shift) and torch.equal(heard["labeller"], clean), stage
+    # an augmentation that changes the crops' length would move every frame off its target
+    with pytest.raises(ValueError, match="length-preserving"):
+        corrupt(lambda wavs, lengths: (wavs[:, ::2], lengths), clean, torch.ones(2))
