@@ -31,6 +31,8 @@ class LabelBatch:
     says how much they need); context_offsets is where the crop starts in it, in
     samples. None when the recipe gives no context.
     cache: what labellers computed for this batch and share (e.g. one LLD table).
+    fetched: what the loader workers fetched for labellers with a `fetch_key`, one dict per crop
+    {fetch_key: fetch(...)}; None when the recipe fetches nothing (labellers then read for themselves).
     """
 
     wavs: torch.Tensor
@@ -45,6 +47,7 @@ class LabelBatch:
     context_lengths: Optional[torch.Tensor] = None
     context_offsets: Optional[torch.Tensor] = None
     cache: dict = field(default_factory=dict)
+    fetched: Optional[list] = None
 
 
 class Labeller:
@@ -56,6 +59,11 @@ class Labeller:
     # audio around the crop this labeller needs, (left, right) seconds, left None = from the utterance start;
     # None: the crop itself is enough
     context = None
+    # a labeller that reads per-utterance data (stored tracks) can have the recipe's loader workers read it:
+    # `fetch_key` (a string, equal for labellers that read the same data) and
+    # `fetch(utt_id, offset, num_samples, sample_rate)` -> what it needs for one crop, handed back in
+    # `LabelBatch.fetched[i][fetch_key]`; None: nothing to fetch
+    fetch_key = None
 
     def default_loss(self):
         if self.kind == "classification":

@@ -15,6 +15,8 @@ labellers.lld_torch computes); `lld_folder` then only supplies the statistics.
 """
 
 import functools
+import math
+import os
 
 import torch
 
@@ -24,6 +26,9 @@ from labellers.lld_store import LLDStore
 from labellers.online import OnlineTracks
 from labellers.registry import register_factory, register_labeller
 
+# seconds of stored rows fetched either side of a crop, beyond its frames' centres (an encoder hop of up to
+# 0.1 s is covered; a coarser one reads the whole track in the training step)
+FETCH_MARGIN = 0.1
 LLD_ALIASES = {
     "f0": "F0final_sma", "alpharatio": "alphaRatio_sma3", "loudness": "Loudness_sma3",
     "hnr": "logHNR_sma", "zcr": "pcm_zcr_sma", "voicing": "voicingFinalUnclipped_sma",
@@ -57,19 +62,44 @@ class StoredLLDGroup(Labeller):
         if backend == "online":
             self.online = OnlineTracks(str(lld_folder), self.columns, mode, left_context_seconds)
             self.context = self.online.context
-            return
+            return  # computed from the batch's audio: nothing to fetch
         self.store = _store(str(lld_folder))
         self.index = [self.store.column_index(c) for c in self.columns]  # fails early on a bad name
         self.centres = self.store.centres(self.columns)
+        self.fetch_key = f"lld:{os.path.abspath(self.store.folder)}:{'|'.join(self.columns)}"
+
+    def fetch(self, utt_id, offset, num_samples, sample_rate):
+        """In a loader worker: the stored rows around a crop, {"first": their first row, "rows": [R, D],
+        "total": the track's row count}; FETCH_MARGIN seconds either side cover the encoder's frames."""
+        track = self.store.load(utt_id, self.columns)
+        hop = self.store.hop_seconds
+        first = int(max(0.0, (offset / sample_rate - max(self.centres) - FETCH_MARGIN) / hop))
+        last = int(math.ceil(((offset + num_samples) / sample_rate - min(self.centres) + FETCH_MARGIN) / hop)) + 1
+        first = min(first, len(track) - 1)
+        return {"first": first, "rows": torch.from_numpy(track[first:max(last, first + 1)]), "total": len(track)}
+
+    def _rows(self, batch, i, utt, offset):
+        """(rows, index of the first) the targets of crop i are read from: fetched by the loader when they
+        cover the crop's frames, else read here."""
+        fetched = batch.fetched[i].get(self.fetch_key) if batch.fetched is not None else None
+        if fetched is not None:
+            first, total, rows = fetched["first"], fetched["total"], fetched["rows"]
+            hop, start = self.store.hop_seconds, offset / batch.sample_rate
+            low = (start - max(self.centres) - batch.hop_seconds) / hop
+            high = (start + batch.num_frames * batch.hop_seconds - min(self.centres)) / hop + 1
+            if (first == 0 or low >= first) and (first + len(rows) >= total or high <= first + len(rows) - 1):
+                return rows.float(), first
+        return torch.from_numpy(self.store.load(utt, self.columns)), 0
 
     def tracks(self, batch):
         if self.online is not None:
             return self.online.tracks(batch)
         out = []
-        for utt, offset in zip(batch.ids, batch.offsets.tolist()):
-            track = torch.from_numpy(self.store.load(utt, self.columns))
-            out.append(on_grid_by_centre(track, self.centres, self.store.hop_seconds, batch.hop_seconds,
-                                         batch.num_frames, offset=offset / batch.sample_rate, mode=self.mode))
+        hop = self.store.hop_seconds
+        for i, (utt, offset) in enumerate(zip(batch.ids, batch.offsets.tolist())):
+            track, first = self._rows(batch, i, utt, offset)
+            out.append(on_grid_by_centre(track, self.centres, hop, batch.hop_seconds, batch.num_frames,
+                                         offset=offset / batch.sample_rate - first * hop, mode=self.mode))
         return torch.stack(out)
 
     def __call__(self, batch):

@@ -122,3 +122,10 @@ def label_context(workers):
         return None
     left = None if any(left is None for left, _ in wanted) else max(left for left, _ in wanted)
     return left, max(right for _, right in wanted)
+
+
+def label_fetchers(workers):
+    """{fetch_key: labeller} of the labellers whose per-utterance reads the loader workers can do
+    (labellers.base.Labeller.fetch_key), one per key."""
+    return {w.labeller.fetch_key: w.labeller for w in workers.values()
+            if getattr(w.labeller, "fetch_key", None) is not None}

@@ -28,7 +28,8 @@ from speechbrain.utils.distributed import if_main_process, run_on_main
 from corpora.audio import load_audio
 from labellers.base import LabelBatch
 from labellers.lld_torch import HOP as LLD_HOP
-from lobes.multitask import WorkerConfigError, WorkerHeads, build_workers, label_context, worker_loss
+from lobes.multitask import (WorkerConfigError, WorkerHeads, build_workers, label_context, label_fetchers,
+                             worker_loss)
 from lobes.pretraining import LossHistory, export_encoder
 
 logger = logging.getLogger(__name__)
@@ -55,7 +56,8 @@ class MultitaskBrain(sb.Brain):
         labels = LabelBatch(wavs=wavs, lengths=lengths, ids=list(batch.id), offsets=batch.offset.cpu(),
                             num_frames=feats.shape[1], hop_seconds=self.hparams.hop_seconds,
                             sample_rate=self.hparams.sample_rate,
-                            meta={c: getattr(batch, c) for c in self.hparams.meta_columns}, **context)
+                            meta={c: getattr(batch, c) for c in self.hparams.meta_columns},
+                            fetched=getattr(batch, "fetched", None), **context)
         total = 0.0
         for name, worker in self.workers.items():
             target = worker.labeller(labels)
@@ -125,11 +127,13 @@ def corrupt(augment, wavs, lengths):
     return out, out_lengths
 
 
-def dataio_prepare(hparams, context=None):
+def dataio_prepare(hparams, context=None, fetchers=None):
     """Train/valid datasets of random crops (`chunk_size` samples) with their offsets; with `context`
     ((left, right) seconds, lobes.multitask.label_context), also the clean audio around each crop
     (`context_sig`) and where the crop starts in it (`context_offset`), for labellers that compute
-    their targets from audio."""
+    their targets from audio; with `fetchers` ({fetch_key: labeller}, lobes.multitask.label_fetchers),
+    what each of them reads for the crop (`fetched`), read in the loader workers rather than in the
+    training step."""
     chunk = int(hparams["chunk_size"])
     rate = hparams["sample_rate"]
 
@@ -163,6 +167,14 @@ def dataio_prepare(hparams, context=None):
 
         data.add_dynamic_item(audio_pipeline)
         keys = ["context_sig", "context_offset"] if context is not None else []
+        if fetchers:
+            @sb.utils.data_pipeline.takes("id", "offset", "sig")
+            @sb.utils.data_pipeline.provides("fetched")
+            def fetch_pipeline(utt_id, offset, signal):
+                return {key: labeller.fetch(utt_id, offset, len(signal), rate) for key, labeller in fetchers.items()}
+
+            data.add_dynamic_item(fetch_pipeline)
+            keys.append("fetched")
         data.set_output_keys(["id", "sig", "offset", *keys, *hparams["meta_columns"]])
         if hparams["sorting"] in ("ascending", "descending"):
             data = data.filtered_sorted(sort_key="duration", reverse=hparams["sorting"] == "descending")
@@ -235,7 +247,7 @@ def main(argv):
         run_on_main(hparams["prepare"])
         if hparams.get("wav_augment") is not None and hparams.get("prepare_noise_rir") is not None:
             run_on_main(hparams["prepare_noise_rir"])  # the noise and RIR manifests the augmentation reads
-    datasets = dataio_prepare(hparams, label_context(workers))
+    datasets = dataio_prepare(hparams, label_context(workers), label_fetchers(workers))
 
     encoder = hparams["encoder_config"]["model"]
     heads = WorkerHeads({name: w.model for name, w in workers.items()})

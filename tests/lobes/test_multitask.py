@@ -192,6 +192,40 @@ def test_random_crops_carry_offsets_that_cut_stored_targets_at_the_right_time(tm
     assert len(seen) > 3  # the crops really are at different places
 
 
+def test_loader_workers_fetch_the_stored_targets_and_the_step_reads_no_file(tmp_path):
+    """Targets from rows the loader workers fetched equal those read in the step, and need no file then."""
+    from speechbrain.dataio.batch import PaddedBatch
+    from lobes.multitask import Worker, label_fetchers
+    ids = [f"utt{k}" for k in range(6)]
+    rows = ["ID,duration,wav"]
+    for k, utt in enumerate(ids):
+        path = str(tmp_path / f"{utt}.wav")
+        write_audio(path, 0.1 * torch.randn(48000 - 3000 * k).numpy(), 16000)
+        rows.append(f"{utt},{(48000 - 3000 * k) / 16000},{path}")
+    (tmp_path / "train.csv").write_text("\n".join(rows) + "\n")
+    lld = ramp_store(str(tmp_path / "lld"), ids)
+    labeller = get_labeller("lld", lld_folder=lld, column="time_sma")
+    workers = {"time": Worker("time", "regressor", None, labeller, None, None)}
+    hparams = {"chunk_size": 16000, "sample_rate": 16000, "train_csv": str(tmp_path / "train.csv"),
+               "valid_csv": str(tmp_path / "train.csv"), "meta_columns": [], "sorting": "random"}
+    datasets = _recipe_module().dataio_prepare(hparams, None, label_fetchers(workers))
+    loader = torch.utils.data.DataLoader(datasets["train"], batch_size=3, num_workers=2, collate_fn=PaddedBatch)
+    batches = []
+    for batch in loader:
+        wavs, lengths = batch.sig
+        labels = dict(wavs=wavs, lengths=lengths, ids=list(batch.id), offsets=batch.offset, num_frames=101)
+        read = labeller(LabelBatch(**labels))
+        batches.append((labels, batch.fetched, read))
+    for name in os.listdir(os.path.join(lld, "lld")):  # from here on the step cannot read a track
+        os.remove(os.path.join(lld, "lld", name))
+    for labels, fetched, read in batches:
+        assert torch.equal(labeller(LabelBatch(**labels, fetched=fetched)), read)
+    # rows that do not cover the crop's frames (here: a coarse 0.5 s encoder grid) are not used
+    labels, fetched, _ = batches[0]
+    with pytest.raises(FileNotFoundError, match="no pseudo-labels"):
+        labeller(LabelBatch(**dict(labels, num_frames=5), hop_seconds=0.5, fetched=fetched))
+
+
 def test_exported_encoder_loads_through_the_pretrainer(tmp_path):
     encoder = tiny_encoder().eval()
     folder = export_encoder(encoder, str(tmp_path / "pretrained"))
