@@ -18,6 +18,14 @@ groups is a few batched tensor operations.
 Weighting: lambda = softmax(W) or sparsemax(W), combined kernel
 `L_lambda = exp(sum_i lambda_i log L_i)` (a product of Gaussian kernels), and W
 minimizes the group-averaged HSIC(K, L_lambda) by SGD.
+
+Beyond the original (options; the original's choices are the defaults):
+- bandwidth "median": sigma per label and group, the squared median distance between
+  the group's values (the median heuristic), instead of one fixed sigma for all. With a
+  fixed sigma, HSIC mostly measures a label's spread within a group: a label that is a
+  function of the speech but varies little scores as "independent";
+- score "cka": HSIC normalized by the norms of the centred kernels (centred kernel
+  alignment), HSIC(K, L) / sqrt(HSIC(K, K) HSIC(L, L)), which a label's spread does not scale.
 """
 
 import math
@@ -80,6 +88,28 @@ def hsic(k_centered, l_matrix):
     return (k_centered * l_matrix).sum(dim=(-1, -2)) / n**2
 
 
+def cka(k_centered, l_matrix):
+    """HSIC(K, L) / sqrt(HSIC(K, K) HSIC(L, L)) for stacked groups (0 where L is constant)."""
+    l_centered = l_matrix - l_matrix.mean(-1, keepdim=True) - l_matrix.mean(-2, keepdim=True) \
+        + l_matrix.mean((-1, -2), keepdim=True)
+    norms = k_centered.pow(2).sum((-1, -2)).sqrt() * l_centered.pow(2).sum((-1, -2)).sqrt()
+    return (k_centered * l_matrix).sum(dim=(-1, -2)) / norms.clamp_min(1e-12)
+
+
+SCORES = {"hsic": hsic, "cka": cka}
+
+
+def median_bandwidth_values(values, floor=1e-6):
+    """`[G, n, P]` values divided by the median distance between the group's values, per group and label:
+    with sigma = 1 their Gaussian kernel is the median heuristic's, exp(-d^2 / (2 median(d)^2)).
+    A label constant within a group stays constant."""
+    n = values.shape[1]
+    pairs = torch.triu_indices(n, n, offset=1)
+    dist = (values[:, pairs[0], :] - values[:, pairs[1], :]).abs()  # [G, n(n-1)/2, P]
+    median = dist.median(dim=1, keepdim=True).values
+    return values / torch.where(median > floor, median, torch.ones_like(median))
+
+
 def hsic_reference(k, l_matrix, original=False):
     """The original formula, three matrix products, for one group (tests and benchmarks)."""
     n = k.shape[-1]
@@ -110,12 +140,12 @@ class _GroupKernels:
         """`[G_n, n, n]`: log L of pseudo-label p, clamped at `floor`."""
         raise NotImplementedError(f"{type(self).__name__} must define label_log_kernel")
 
-    def single_label_hsic(self, sigma=0.05, floor=LOG_L_FLOOR):
-        """`[P]`: group-averaged HSIC(K, L_p) of every pseudo-label on its own."""
+    def single_label_hsic(self, sigma=0.05, floor=LOG_L_FLOOR, score="hsic"):
+        """`[P]`: group-averaged HSIC(K, L_p) (or CKA) of every pseudo-label on its own."""
         total = torch.zeros(len(self.labels), dtype=torch.float64)
         for n, kc in self.k_centered.items():
             for p in range(len(self.labels)):
-                total[p] += hsic(kc, self.label_log_kernel(n, p, sigma, floor).exp()).double().sum()
+                total[p] += SCORES[score](kc, self.label_log_kernel(n, p, sigma, floor).exp()).double().sum()
         return total / self.num_groups
 
 
@@ -141,6 +171,17 @@ class GroupBuckets(_GroupKernels):
         sub.labels, sub.num_groups, sub.k_centered = list(labels), self.num_groups, self.k_centered
         sub.values = {n: v[..., list(index)] for n, v in self.values.items()}
         return sub
+
+    def with_bandwidth(self, bandwidth):
+        """These groups for `bandwidth` "fixed" (as they are), or "median": values rescaled per group and label
+        (median_bandwidth_values), to be used with sigma = 1."""
+        if bandwidth == "fixed":
+            return self
+        if bandwidth != "median":
+            raise ValueError(f"bandwidth must be 'fixed' or 'median', got {bandwidth!r}")
+        out = self.subset(range(len(self.labels)), self.labels)
+        out.values = {n: median_bandwidth_values(v) for n, v in self.values.items()}
+        return out
 
     def label_log_kernel(self, n, p, sigma, floor):
         return log_gaussian_kernel(self.values[n][..., p], sigma, floor)
@@ -182,8 +223,8 @@ def _weights(name):
     raise ValueError(f"weighting must be 'sparsemax' or 'softmax', got {name!r}")
 
 
-def weighted_hsic(kernels, lam, sigma=0.05, groups_per_step=None, generator=None):
-    """Group-averaged HSIC(K, L_lambda); with `groups_per_step`, over a random subset of each size."""
+def weighted_hsic(kernels, lam, sigma=0.05, groups_per_step=None, generator=None, score="hsic"):
+    """Group-averaged HSIC(K, L_lambda) (or CKA); with `groups_per_step`, over a random subset of each size."""
     total, count = 0.0, 0
     for n, kc in kernels.k_centered.items():
         groups = None
@@ -191,20 +232,22 @@ def weighted_hsic(kernels, lam, sigma=0.05, groups_per_step=None, generator=None
             groups = torch.randperm(kc.shape[0], generator=generator)[:groups_per_step]
             kc = kc[groups]
         log_l = kernels.combined_log_kernel(n, lam.to(kc.dtype), sigma, groups)
-        total = total + hsic(kc, log_l.exp()).sum()
+        total = total + SCORES[score](kc, log_l.exp()).sum()
         count += kc.shape[0]
     return total / count
 
 
 def optimize_weights(kernels, weighting="sparsemax", steps=1000, lr=0.01, momentum=0.9, noise=0.05,
                      norm_penalty=0.0, sigma=0.05, seed=0, groups_per_step=None, progress=None,
-                     callback=None):
+                     callback=None, score="hsic"):
     """Learns lambda over `kernels.labels`; returns {"weights": [P], "loss": [steps], "init": [P]}.
 
     Starts as the original: sparsemax from 1 + noise * N(0, 1) (near uniform), softmax
     from N(0, 1). SGD with momentum; optional `norm_penalty * |lambda|_2`.
-    `callback(step, loss, lam)` is called after every step (logging).
+    `callback(step, loss, lam)` is called after every step (logging). `score`: "hsic" or "cka".
     """
+    if score not in SCORES:
+        raise ValueError(f"score must be one of {sorted(SCORES)}, got {score!r}")
     to_weights = _weights(weighting)
     gen = torch.Generator().manual_seed(seed)
     num = len(kernels.labels)
@@ -217,7 +260,7 @@ def optimize_weights(kernels, weighting="sparsemax", steps=1000, lr=0.01, moment
     for _ in steps_iter:
         opt.zero_grad()
         lam = to_weights(w)
-        loss = weighted_hsic(kernels, lam, sigma, groups_per_step, gen)
+        loss = weighted_hsic(kernels, lam, sigma, groups_per_step, gen, score)
         if norm_penalty:
             loss = loss + norm_penalty * lam.norm()
         loss.backward()

@@ -78,9 +78,9 @@ def load_buckets(folder, groups, columns):
     return tuple(GroupBuckets(ks, values, columns, original_centering=o) for o in (False, True))
 
 
-def rank(buckets, buckets_original, names, sigma):
-    scores = buckets.single_label_hsic(sigma)
-    scores_original = buckets_original.single_label_hsic(sigma)
+def rank(buckets, buckets_original, names, sigma, score="hsic"):
+    scores = buckets.single_label_hsic(sigma, score=score)
+    scores_original = buckets_original.single_label_hsic(sigma, score=score)
     order_original = {int(p): k + 1 for k, p in enumerate(torch.argsort(scores_original))}
     return [{"label": names[p], "hsic": float(scores[p]), "rank_original": order_original[int(p)],
              "hsic_original": float(scores_original[p])} for p in torch.argsort(scores).tolist()]
@@ -107,20 +107,30 @@ def main(argv):
     folder = os.path.join(hparams["output_folder"], "matrices")
     build_seconds, built = build_matrices(hparams, groups, store, columns, cand_columns, folder)
     names = [alias_of(col, cand_names) for col in columns]
-    buckets, buckets_original = load_buckets(folder, groups, columns)
-    ranking = rank(buckets, buckets_original, names, hparams["sigma"])
+    # the bandwidth of each label's kernel: one fixed sigma (the original), or the median heuristic per label
+    # and group (values rescaled, sigma 1); the score: HSIC (the original) or its normalized form, CKA
+    bandwidth, score = hparams.get("bandwidth", "fixed"), hparams.get("score", "hsic")
+    sigma = hparams["sigma"] if bandwidth == "fixed" else 1.0
+    buckets, buckets_original = (b.with_bandwidth(bandwidth) for b in load_buckets(folder, groups, columns))
+    ranking = rank(buckets, buckets_original, names, sigma, score)
     ranking = [r for r in ranking if columns[names.index(r["label"])] in rank_columns]
 
     cand_idx = [columns.index(c) for c in cand_columns]
     cand_buckets = buckets.subset(cand_idx, cand_names)
     results, opt_seconds = {}, {}
+    restarts = int(hparams.get("restarts", 1))
     for weighting in hparams["weightings"]:
         start = time.time()
-        results[weighting] = optimize_weights(
+        # from `restarts` initializations (seeds seed, seed + 1, ...), the weights of the lowest final objective:
+        # sparsemax stops at a vertex, and which one depends on where it starts
+        runs = [optimize_weights(
             cand_buckets, weighting, steps=hparams["steps"], lr=hparams["lr"], momentum=hparams["momentum"],
-            noise=hparams["init_noise"], norm_penalty=hparams["norm_penalty"], sigma=hparams["sigma"],
-            seed=hparams["seed"], groups_per_step=hparams["groups_per_step"],
-            progress=lambda it, w=weighting: tqdm(it, desc=f"{w} weights", unit="step"))
+            noise=hparams["init_noise"], norm_penalty=hparams["norm_penalty"], sigma=sigma,
+            seed=hparams["seed"] + r, groups_per_step=hparams["groups_per_step"], score=score,
+            progress=lambda it, w=weighting, r=r: tqdm(it, desc=f"{w} weights ({r + 1}/{restarts})", unit="step"))
+            for r in range(restarts)]
+        results[weighting] = min(runs, key=lambda res: res["loss"][-1])
+        results[weighting]["restart_losses"] = [res["loss"][-1] for res in runs]
         opt_seconds[weighting] = time.time() - start
 
     run = out.run_folder(hparams["output_folder"])
@@ -135,6 +145,7 @@ def main(argv):
     top_original = [r["label"] for r in sorted(ranking, key=lambda r: r["rank_original"])]
     write_json(os.path.join(run, "summary.json"), {
         "task": hparams["task"], "groups": len(groups), "segments_per_group": n,
+        "bandwidth": bandwidth, "score": score,
         "ranked": len(ranking), "candidates": cand_names,
         "matrix_build_seconds": round(build_seconds, 2), "groups_built": built,
         "optimization_seconds": {w: round(s, 2) for w, s in opt_seconds.items()},

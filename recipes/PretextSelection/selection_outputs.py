@@ -64,7 +64,8 @@ def write_weights(folder, names, columns, results):
     write_json(os.path.join(folder, "weights.json"), {
         w: {"weights": dict(zip(names, [round(float(x), 6) for x in results[w]["weights"]])),
             "final_loss": results[w]["loss"][-1], "initial_loss": results[w]["loss"][0],
-            "steps": len(results[w]["loss"])} for w in weightings})
+            "steps": len(results[w]["loss"]),
+            "restart_final_losses": results[w].get("restart_losses", [results[w]["loss"][-1]])} for w in weightings})
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
     width = 0.8 / len(weightings)
@@ -77,7 +78,7 @@ def write_weights(folder, names, columns, results):
     axes[0].set_ylabel("weight")
     axes[0].legend()
     axes[1].set_xlabel("step")
-    axes[1].set_ylabel("group-averaged HSIC")
+    axes[1].set_ylabel("group-averaged score")
     axes[1].legend()
     fig.tight_layout()
     fig.savefig(os.path.join(folder, "weights.png"), dpi=110)

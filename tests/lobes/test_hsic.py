@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from lobes.hsic import (GroupBuckets, center, cosine_kernel, gaussian_downsample, hsic, hsic_reference,
-                        log_gaussian_kernel, optimize_weights)
+from lobes.hsic import (GroupBuckets, center, cka, cosine_kernel, gaussian_downsample, hsic, hsic_reference,
+                        log_gaussian_kernel, median_bandwidth_values, optimize_weights)
 from lobes.hsic_layout import l_path, read_layout, stored_kernels, write_group
 
 
@@ -111,3 +111,48 @@ def test_original_layout_round_trip_and_errors(tmp_path):
         read_layout(k_dir, l_dir)
     with pytest.raises(ValueError, match="contains '_'"):
         write_group(k_dir, l_dir, "bad_name", ks[0], {})
+
+
+def _planted_groups(seed=0, groups=20, n=12, dims=3):
+    """Groups of segments whose K sees `dims` features: label 0 is a function of what K sees with a small
+    spread (0.02), label 1 pure noise with a large spread (1): dependence and spread disagree."""
+    gen = torch.Generator().manual_seed(seed)
+    direction = torch.randn(dims, generator=gen)
+    ks, values = [], []
+    for _ in range(groups):
+        x = 1 + 0.5 * torch.randn(n, dims, generator=gen)
+        ks.append(cosine_kernel(x))
+        dependent = 0.02 * (x / x.norm(dim=1, keepdim=True)) @ direction
+        values.append(torch.stack([dependent, torch.randn(n, generator=gen)], 1))
+    return GroupBuckets(ks, values, ["dependent", "noise"])
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_median_bandwidth_and_cka_score_dependence_not_spread(seed):
+    buckets = _planted_groups(seed)
+    # the original (sigma fixed at 0.05): the dependent label, which varies little, looks the most independent
+    fixed = buckets.single_label_hsic(0.05)
+    assert fixed[0] < fixed[1] / 10
+    median = buckets.with_bandwidth("median")
+    for score in ("hsic", "cka"):
+        scores = median.single_label_hsic(1.0, score=score)
+        assert scores[0] > 2 * scores[1], (score, scores)
+    # the weights follow: sparsemax puts (nearly) everything on the noise label, the better pretext task
+    weights = optimize_weights(median, "sparsemax", steps=300, lr=0.5, sigma=1.0, score="cka")["weights"]
+    assert weights[1] > 0.9, weights
+    with pytest.raises(ValueError, match="bandwidth must be"):
+        buckets.with_bandwidth("silverman")
+
+
+def test_median_bandwidth_is_the_median_distance_per_group_and_label():
+    values = torch.tensor([[[0.0, 5.0], [1.0, 5.0], [3.0, 5.0]]])  # distances 1, 3, 2 (median 2); a constant label
+    scaled = median_bandwidth_values(values)
+    assert torch.allclose(scaled[0, :, 0], torch.tensor([0.0, 0.5, 1.5])) and torch.equal(scaled[0, :, 1], values[0, :, 1])
+    # CKA is HSIC normalized: equal to it divided by the two kernels' own HSIC, numpy reference
+    k = cosine_kernel(torch.rand(6, 4, generator=torch.Generator().manual_seed(0)))
+    l_matrix = torch.exp(-torch.rand(6, 6, generator=torch.Generator().manual_seed(1)))
+    l_matrix = (l_matrix + l_matrix.T) / 2
+    h = np.eye(6) - 1.0 / 6
+    kn, ln = k.numpy(), l_matrix.double().numpy()
+    ref = np.trace(kn @ h @ ln @ h) / np.sqrt(np.trace(kn @ h @ kn @ h) * np.trace(ln @ h @ ln @ h))
+    assert float(cka(center(k), l_matrix.double())) == pytest.approx(ref, rel=1e-9)

@@ -76,14 +76,17 @@ def test_rerun_reuses_the_cached_matrices(librispeech_selection):
 
 
 def test_original_layout_cli_round_trips_the_recipe_matrices(librispeech_selection):
-    base, _, _ = librispeech_selection
-    matrices = base / "out" / "matrices"
+    base, args, _ = librispeech_selection
+    # the original's kernel and score (the stored L matrices are those of a fixed sigma)
+    original = [a if a != base / "out" else base / "out_original" for a in args]
+    _run(SELECTION, *original, "--bandwidth", "fixed", "--score", "hsic", "--restarts", "1")
+    matrices = base / "out_original" / "matrices"
     done = _run(SELECTION, "exp_optimizing.py", matrices / "K", matrices / "L", "0", base / "reweighted",
                 "--weighting", "softmax", "--steps", "20")
     assert f"{_summary(base)['groups']} groups, 7 pseudo-labels" in done.stdout
     with open(base / "reweighted" / "latest" / "ranking.csv") as f:
         cli = {r["pseudo_label"]: float(r["hsic"]) for r in csv.DictReader(f)}
-    with open(base / "out" / "latest" / "ranking.csv") as f:
+    with open(base / "out_original" / "latest" / "ranking.csv") as f:
         recipe = {r["pseudo_label"]: float(r["hsic"]) for r in csv.DictReader(f) if r["candidate"]}
     assert cli.keys() == recipe.keys()
     for name, value in recipe.items():
