@@ -4,11 +4,14 @@
 #
 #   bash example.sh                                              # small corpus, 15 epochs, three experiments
 #   bash example.sh --experiments "selected_words selected_speakers"
+#   bash example.sh --experiments selected_speakers --pretrain_seeds "1986 1987 1988"
 #   bash example.sh --size tiny --epochs 1 --experiments alpharatio   # a quick check
 #
-# An experiment is a YAML of hparams/ (pretrain_<experiment>.yaml), or selected_<task>: pretrain_selected.yaml
-# with the sparsemax workers of the selection made for that task, `speakers` (VoxCeleb layout: for speaker
-# verification and identification) or `words` (LibriSpeech layout: for ASR); the selection is task-specific.
+# An experiment is a YAML of hparams/ (pretrain_<experiment>.yaml), or selected_<task>[_softmax|_uniform]:
+# pretrain_selected.yaml with the workers of the selection made for that task, `speakers` (VoxCeleb layout: for
+# speaker verification and identification) or `words` (LibriSpeech layout: for ASR), weighted by sparsemax (the
+# default), softmax, or every candidate at equal weight (uniform); the selection is task-specific.
+# --pretrain_seeds: one run per seed, in <experiment> for the YAML's seed (1986) and <experiment>_s<seed> else.
 # Builds the corpus and manifests if missing, the Common Voice pseudo-labels (recipes/PseudoLabels/example.sh)
 # and the selection fragments (recipes/PretextSelection/example.sh) if they are missing (delete them to
 # rebuild). Training resumes from its checkpoints on a rerun.
@@ -20,23 +23,27 @@ root="$PWD"
 
 epochs=15
 experiments="alpharatio selected_speakers pase"
-usage="[--size tiny|small] [--seed S] [--epochs E] [--experiments \"alpharatio selected_speakers selected_words pase\"]"
+pretrain_seeds=1986
+usage="[--size tiny|small] [--seed S] [--epochs E] [--experiments \"alpharatio selected_speakers selected_words pase\"] [--pretrain_seeds \"1986 1987\"]"
 . tools/embedded_paths.sh
 while [ $# -gt 0 ]; do
     embedded_option "$@" && shift 2 && continue
     case "$1" in
         --epochs) epochs="$(option_value "$@")"; shift 2 ;;
         --experiments) experiments="$(option_value "$@")"; shift 2 ;;
+        --pretrain_seeds) pretrain_seeds="$(option_value "$@")"; shift 2 ;;
         *) embedded_usage "$1" ;;
     esac
 done
 # the YAML of an experiment, and the selection layout of a selected_<task> one
 yaml_of() { case "$1" in selected_*) echo pretrain_selected ;; *) echo "pretrain_$1" ;; esac; }
-layout_of() { case "$1" in selected_speakers) echo voxceleb ;; selected_words) echo librispeech ;; esac; }
+layout_of() { case "$1" in selected_speakers*) echo voxceleb ;; selected_words*) echo librispeech ;; esac; }
+weighting_of() { case "$1" in *_softmax) echo softmax ;; *_uniform) echo uniform ;; *) echo sparsemax ;; esac; }
 # another YAML with a `selection_fragment` key (pretrain_paper.yaml) reads its own default: the word selection
 wants_fragment() { grep -q '^selection_fragment:' "recipes/MultitaskSSL/hparams/$(yaml_of "$1").yaml"; }
 for experiment in $experiments; do
-    case "$experiment" in selected_speakers|selected_words) ;; selected*)
+    case "$experiment" in selected_speakers|selected_words|selected_speakers_softmax|selected_words_softmax) ;;
+        selected_speakers_uniform|selected_words_uniform) ;; selected*)
         embedded_usage "--experiments $experiment (the selected workers are selected_speakers or selected_words)" ;; esac
     [ -f "recipes/MultitaskSSL/hparams/$(yaml_of "$experiment").yaml" ] \
         || embedded_usage "--experiments $experiment (no recipes/MultitaskSSL/hparams/$(yaml_of "$experiment").yaml)"
@@ -45,7 +52,7 @@ embedded_paths
 embedded_env
 
 labels="results/pseudo_labels/$name"
-fragment_of() { layout=$(layout_of "$1"); echo "results/pretext_selection/${name}_${layout:-librispeech}/latest/workers_sparsemax.yaml"; }
+fragment_of() { layout=$(layout_of "$1"); echo "results/pretext_selection/${name}_${layout:-librispeech}/latest/workers_$(weighting_of "$1").yaml"; }
 # failures.csv is the last file extract.py writes, so its presence means the extraction finished.
 [ -f "$labels/failures.csv" ] || bash recipes/PseudoLabels/example.sh --size "$size" --seed "$seed"
 for experiment in $experiments; do
@@ -56,18 +63,22 @@ done
 
 runs=()
 for experiment in $experiments; do
-    out="$root/results/multitask_ssl/$name/$experiment"
-    echo "== multitask pretraining ($experiment, $epochs epochs) and speaker probe -> $out"
-    extra=()  # the selected workers: the sparsemax fragment of the selection for the experiment's task
+  for pretrain_seed in $pretrain_seeds; do
+    run_name=$experiment
+    [ "$pretrain_seed" = 1986 ] || run_name="${experiment}_s$pretrain_seed"
+    out="$root/results/multitask_ssl/$name/$run_name"
+    echo "== multitask pretraining ($experiment, seed $pretrain_seed, $epochs epochs) and speaker probe -> $out"
+    extra=()  # the selected workers: the fragment of the selection for the experiment's task
     [ -n "$(layout_of "$experiment")" ] && extra=(--selection_fragment "$root/$(fragment_of "$experiment")" \
         --experiment "$experiment")
-    (cd recipes/MultitaskSSL && python train.py "hparams/$(yaml_of "$experiment").yaml" \
+    (cd recipes/MultitaskSSL && python train.py "hparams/$(yaml_of "$experiment").yaml" --seed "$pretrain_seed" \
         --data_folder "$root/$data/CommonVoice/en" --prepare_folder "$root/$prepared/common_voice" \
         --lld_folder "$root/$labels" --output_folder "$out" --number_of_epochs "$epochs" "${extra[@]}" \
         --noise_rir_data_folder "$root/$data" --noise_rir_folder "$root/$prepared/noise_rir" \
         && python probe.py "$out/save/pretrained_encoder" --out "$out/probe.json" \
             --train_csv "$root/$prepared/voxceleb/iden_train.csv" --test_csv "$root/$prepared/voxceleb/iden_test.csv")
     runs+=("$out")
+  done
 done
 python recipes/MultitaskSSL/report.py "$report" "${runs[@]}"
 

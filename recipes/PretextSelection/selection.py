@@ -137,9 +137,11 @@ def main(argv):
     out.write_ranking(run, ranking, set(cand_names))
     out.write_weights(run, cand_names, cand_columns, results)
     fragments = {}
-    for weighting, res in results.items():
+    # the learned weights, and every candidate at equal weight (the baseline the selection must beat)
+    uniform = torch.full((len(cand_names),), 1.0 / len(cand_names))
+    for weighting, weights in [*((w, r["weights"]) for w, r in results.items()), ("uniform", uniform)]:
         path = os.path.join(run, f"workers_{weighting}.yaml")
-        fragments[weighting] = out.write_fragment(path, cand_names, cand_columns, res["weights"], LLD_ALIASES,
+        fragments[weighting] = out.write_fragment(path, cand_names, cand_columns, weights, LLD_ALIASES,
                                                   f"{hparams['task']}, {weighting}")
     top = [r["label"] for r in ranking]
     top_original = [r["label"] for r in sorted(ranking, key=lambda r: r["rank_original"])]

@@ -395,3 +395,18 @@ def test_the_encoder_hears_the_corrupted_crop_and_the_targets_come_from_the_clea
     # an augmentation that changes the crops' length would move every frame off its target
     with pytest.raises(ValueError, match="length-preserving"):
         corrupt(lambda wavs, lengths: (wavs[:, ::2], lengths), clean, torch.ones(2))
+
+
+def test_seed_table_joins_the_pretraining_seeds_of_an_experiment(tmp_path):
+    collect = _from_recipe("seed_table", "collect")
+    runs = {("selected_speakers", "0"): 7.0, ("selected_speakers_s1987", "0"): 5.0, ("fbank", "0"): 4.0,
+            ("fbank", "1"): 6.0, ("random_FbankCRDNN", "2"): 9.0}
+    for (encoder, seed), eer in runs.items():
+        os.makedirs(tmp_path / "verification" / encoder / seed)
+        (tmp_path / "verification" / encoder / seed / "metrics.json").write_text(json.dumps({"eer_cosine": eer}))
+    results, names = collect(str(tmp_path), ["verification"])
+    assert sorted(names) == ["fbank", "random_FbankCRDNN", "selected_speakers"]
+    assert sorted(r["eer_cosine"] for r in results["verification"]["selected_speakers"].values()) == [5.0, 7.0]
+    assert set(results["verification"]["selected_speakers"]) == {"1986/0", "1987/0"}
+    table = _from_recipe("seed_table", "markdown_table")(results, names, ["verification"])
+    assert "6.0 ± 1.4" in table and "5.0 ± 1.4" in table  # mean ± sample std of (7, 5) and of (4, 6)

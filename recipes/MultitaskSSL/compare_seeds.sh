@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# The pretraining comparison with three pretraining seeds, on the embedded corpus, from a fresh clone: every
+# experiment pretrained once per seed (recipes/MultitaskSSL/example.sh --pretrain_seeds), every encoder and its
+# baselines (Fbank, MFCC, the random twins, each over three downstream seeds) through the downstream recipes,
+# one table of mean ± std per row.
+#
+#   bash compare_seeds.sh                                   # the speaker tasks, 3 seeds (about 90 min on 2 cores)
+#   bash compare_seeds.sh --experiments selected_speakers --pretrain_seeds "1986 1987"
+#
+# Finished pretrainings and downstream runs are reused (delete their folders to redo them).
+# Outputs: results/downstream/<corpus>/seeds/ (seeds.md, seeds.png, one folder per run).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root="$PWD"
+
+experiments="alpharatio selected_speakers selected_speakers_softmax selected_speakers_uniform pase"
+pretrain_seeds="1986 1987 1988"
+tasks="verification speaker_id"
+epochs=15
+usage="[--size tiny|small] [--seed S] [--experiments \"...\"] [--pretrain_seeds \"1986 1987 1988\"] [--tasks \"verification speaker_id\"] [--epochs E]"
+. tools/embedded_paths.sh
+while [ $# -gt 0 ]; do
+    embedded_option "$@" && shift 2 && continue
+    case "$1" in
+        --experiments) experiments="$(option_value "$@")"; shift 2 ;;
+        --pretrain_seeds) pretrain_seeds="$(option_value "$@")"; shift 2 ;;
+        --tasks) tasks="$(option_value "$@")"; shift 2 ;;
+        --epochs) epochs="$(option_value "$@")"; shift 2 ;;
+        *) embedded_usage "$1" ;;
+    esac
+done
+embedded_paths
+embedded_env
+
+start=$(date +%s)
+bash recipes/MultitaskSSL/example.sh --size "$size" --seed "$seed" --epochs "$epochs" \
+    --experiments "$experiments" --pretrain_seeds "$pretrain_seeds"
+
+out="$root/results/downstream/$name/seeds"
+pretrained=() baselines=(fbank mfcc) twins=()
+for experiment in $experiments; do
+    for pretrain_seed in $pretrain_seeds; do
+        run_name=$experiment
+        [ "$pretrain_seed" = 1986 ] || run_name="${experiment}_s$pretrain_seed"
+        folder="results/multitask_ssl/$name/$run_name/save/pretrained_encoder"
+        pretrained+=("$run_name=pretrained:$root/$folder")
+        architecture=$(sed -n 's/^encoder: !new:lobes\.encoders\.//p' "$folder/hyperparams.yaml")
+        case " ${twins[*]} " in *" $architecture "*) ;; *)
+            twins+=("$architecture"); baselines+=("random_$architecture=random:$root/$folder") ;;
+        esac
+    done
+done
+common=(--tasks $tasks --settings small --jobs "$(nproc)" --data "$root/$data" --prepared "$root/$prepared" --out "$out")
+# the baselines have no pretraining seed: their spread is over three downstream seeds
+python recipes/Downstream/compare.py --encoders "${baselines[@]}" --seeds 0 1 2 "${common[@]}"
+python recipes/Downstream/compare.py --encoders "${pretrained[@]}" --seeds 0 "${common[@]}"
+python recipes/MultitaskSSL/seed_table.py "$out" --tasks $tasks
+echo "three-seed comparison: $out/seeds.md ($(( ($(date +%s) - start) / 60 )) min)"
