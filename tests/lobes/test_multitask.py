@@ -161,21 +161,25 @@ def _recipe_module():
     return module
 
 
+def _ramp_corpus(folder, step, count=6):
+    """`count` noise files of 3 s, 3 s - step samples, ..., their manifest and a ramp store; (lld, hparams)."""
+    ids = [f"utt{k}" for k in range(count)]
+    rows = ["ID,duration,wav"]
+    for k, utt in enumerate(ids):
+        path = str(folder / f"{utt}.wav")
+        write_audio(path, 0.1 * torch.randn(48000 - step * k).numpy(), 16000)
+        rows.append(f"{utt},{(48000 - step * k) / 16000},{path}")
+    (folder / "train.csv").write_text("\n".join(rows) + "\n")
+    hparams = {"chunk_size": 16000, "sample_rate": 16000, "train_csv": str(folder / "train.csv"),
+               "valid_csv": str(folder / "train.csv"), "meta_columns": [], "sorting": "random"}
+    return ramp_store(str(folder / "lld"), ids), hparams
+
+
 def test_random_crops_carry_offsets_that_cut_stored_targets_at_the_right_time(tmp_path):
     """A ramp track (value = row centre in s) must come back as each encoder frame's centre,
     offset/16000 + k * 10 ms, for every crop."""
-    ids = [f"utt{k}" for k in range(6)]
-    rows = ["ID,duration,wav"]
-    for k, utt in enumerate(ids):
-        path = str(tmp_path / f"{utt}.wav")
-        write_audio(path, 0.1 * torch.randn(48000 - 1000 * k).numpy(), 16000)
-        rows.append(f"{utt},{(48000 - 1000 * k) / 16000},{path}")
-    (tmp_path / "train.csv").write_text("\n".join(rows) + "\n")
-    lld = ramp_store(str(tmp_path / "lld"), ids)
-    train = _recipe_module()
-    hparams = {"chunk_size": 16000, "sample_rate": 16000, "train_csv": str(tmp_path / "train.csv"),
-               "valid_csv": str(tmp_path / "train.csv"), "meta_columns": [], "sorting": "random"}
-    datasets = train.dataio_prepare(hparams)
+    lld, hparams = _ramp_corpus(tmp_path, step=1000)
+    datasets = _recipe_module().dataio_prepare(hparams)
     labeller = get_labeller("lld", lld_folder=lld, column="time_sma")
     encoder = tiny_encoder()
     seen = set()
@@ -196,18 +200,9 @@ def test_loader_workers_fetch_the_stored_targets_and_the_step_reads_no_file(tmp_
     """Targets from rows the loader workers fetched equal those read in the step, and need no file then."""
     from speechbrain.dataio.batch import PaddedBatch
     from lobes.multitask import Worker, label_fetchers
-    ids = [f"utt{k}" for k in range(6)]
-    rows = ["ID,duration,wav"]
-    for k, utt in enumerate(ids):
-        path = str(tmp_path / f"{utt}.wav")
-        write_audio(path, 0.1 * torch.randn(48000 - 3000 * k).numpy(), 16000)
-        rows.append(f"{utt},{(48000 - 3000 * k) / 16000},{path}")
-    (tmp_path / "train.csv").write_text("\n".join(rows) + "\n")
-    lld = ramp_store(str(tmp_path / "lld"), ids)
+    lld, hparams = _ramp_corpus(tmp_path, step=3000)
     labeller = get_labeller("lld", lld_folder=lld, column="time_sma")
     workers = {"time": Worker("time", "regressor", None, labeller, None, None)}
-    hparams = {"chunk_size": 16000, "sample_rate": 16000, "train_csv": str(tmp_path / "train.csv"),
-               "valid_csv": str(tmp_path / "train.csv"), "meta_columns": [], "sorting": "random"}
     datasets = _recipe_module().dataio_prepare(hparams, None, label_fetchers(workers))
     loader = torch.utils.data.DataLoader(datasets["train"], batch_size=3, num_workers=2, collate_fn=PaddedBatch)
     batches = []
