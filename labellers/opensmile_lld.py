@@ -8,8 +8,6 @@ names (`alphaRatio_sma3`, `F0final_sma`, `logHNR_sma`, ...).
 Example
 -------
 >>> import numpy as np
-
-from labellers.lld_timing import frame_seconds_of
 >>> lld = OpenSmileLLD(["eGeMAPSv02", "ComParE_2016"])
 >>> tone = np.sin(2 * np.pi * 200 * np.arange(16000) / 16000).astype("float32")
 >>> columns, frames = lld.extract(tone, 16000)

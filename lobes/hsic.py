@@ -99,6 +99,12 @@ def cka(k_centered, l_matrix):
 SCORES = {"hsic": hsic, "cka": cka}
 
 
+def _score(name):
+    if name not in SCORES:
+        raise ValueError(f"score must be one of {sorted(SCORES)}, got {name!r}")
+    return SCORES[name]
+
+
 def median_bandwidth_values(values, floor=1e-6):
     """`[G, n, P]` values divided by the median distance between the group's values, per group and label:
     with sigma = 1 their Gaussian kernel is the median heuristic's, exp(-d^2 / (2 median(d)^2)).
@@ -145,7 +151,7 @@ class _GroupKernels:
         total = torch.zeros(len(self.labels), dtype=torch.float64)
         for n, kc in self.k_centered.items():
             for p in range(len(self.labels)):
-                total[p] += SCORES[score](kc, self.label_log_kernel(n, p, sigma, floor).exp()).double().sum()
+                total[p] += _score(score)(kc, self.label_log_kernel(n, p, sigma, floor).exp()).double().sum()
         return total / self.num_groups
 
 
@@ -232,7 +238,7 @@ def weighted_hsic(kernels, lam, sigma=0.05, groups_per_step=None, generator=None
             groups = torch.randperm(kc.shape[0], generator=generator)[:groups_per_step]
             kc = kc[groups]
         log_l = kernels.combined_log_kernel(n, lam.to(kc.dtype), sigma, groups)
-        total = total + SCORES[score](kc, log_l.exp()).sum()
+        total = total + _score(score)(kc, log_l.exp()).sum()
         count += kc.shape[0]
     return total / count
 
@@ -246,8 +252,7 @@ def optimize_weights(kernels, weighting="sparsemax", steps=1000, lr=0.01, moment
     from N(0, 1). SGD with momentum; optional `norm_penalty * |lambda|_2`.
     `callback(step, loss, lam)` is called after every step (logging). `score`: "hsic" or "cka".
     """
-    if score not in SCORES:
-        raise ValueError(f"score must be one of {sorted(SCORES)}, got {score!r}")
+    _score(score)  # a bad name fails before the first step
     to_weights = _weights(weighting)
     gen = torch.Generator().manual_seed(seed)
     num = len(kernels.labels)

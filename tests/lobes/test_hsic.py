@@ -142,6 +142,8 @@ def test_median_bandwidth_and_cka_score_dependence_not_spread(seed):
     assert weights[1] > 0.9, weights
     with pytest.raises(ValueError, match="bandwidth must be"):
         buckets.with_bandwidth("silverman")
+    with pytest.raises(ValueError, match="score must be one of"):  # ranking, before any weights are learned
+        buckets.single_label_hsic(0.05, score="kca")
 
 
 def test_median_bandwidth_is_the_median_distance_per_group_and_label():
