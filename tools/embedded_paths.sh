@@ -127,3 +127,29 @@ downstream_setup() {
     embedded_env
     downstream_encoder
 }
+
+# The folder name of one pretraining run: the experiment for the YAMLs' own seed (1986), <experiment>_s<seed>
+# for another (recipes/MultitaskSSL/example.sh --pretrain_seeds).
+pretrain_run_name() {
+    if [ "$2" = 1986 ]; then echo "$1"; else echo "$1_s$2"; fi
+}
+
+# The compare.py encoder specs of pretrained encoder folders (<run>/save/pretrained_encoder, under $root):
+# `pretrained_specs` (<run>=pretrained:<folder>), `twin_specs` (one random twin per architecture, the encoder
+# class in the folder's hyperparams.yaml) and `encoder_specs`, both in order, each twin before the first encoder
+# of its architecture.
+encoder_specs() {
+    pretrained_specs=() twin_specs=() encoder_specs=()
+    local folder run architecture twins=" "
+    for folder in "$@"; do
+        run=$(basename "$(dirname "$(dirname "$folder")")")
+        architecture=$(sed -n 's/^encoder: !new:lobes\.encoders\.//p' "$folder/hyperparams.yaml")
+        case "$twins" in *" $architecture "*) ;; *)
+            twins+="$architecture "
+            twin_specs+=("random_$architecture=random:$root/$folder")
+            encoder_specs+=("random_$architecture=random:$root/$folder") ;;
+        esac
+        pretrained_specs+=("$run=pretrained:$root/$folder")
+        encoder_specs+=("$run=pretrained:$root/$folder")
+    done
+}

@@ -39,16 +39,8 @@ embedded_env
 pretrained=(results/multitask_ssl/"$name"/*/save/pretrained_encoder)
 [ -e "${pretrained[0]}" ] || { bash recipes/MultitaskSSL/example.sh --size "$size" --seed "$seed"; \
     pretrained=(results/multitask_ssl/"$name"/*/save/pretrained_encoder); }
-encoders=(fbank mfcc)
-twins=()  # one random twin per architecture (the encoder class in hyperparams.yaml)
-for folder in "${pretrained[@]}"; do
-    experiment=$(basename "$(dirname "$(dirname "$folder")")")
-    architecture=$(sed -n 's/^encoder: !new:lobes\.encoders\.//p' "$folder/hyperparams.yaml")
-    case " ${twins[*]} " in *" $architecture "*) ;; *)
-        twins+=("$architecture"); encoders+=("random_$architecture=random:$root/$folder") ;;
-    esac
-    encoders+=("$experiment=pretrained:$root/$folder")
-done
+encoder_specs "${pretrained[@]}"  # each pretrained encoder, and one random twin per architecture
+encoders=(fbank mfcc "${encoder_specs[@]}")
 out="$root/results/downstream/$name/compare"
 # shellcheck disable=SC2086
 python recipes/Downstream/compare.py --encoders "${encoders[@]}" --tasks $tasks --seeds $seeds \

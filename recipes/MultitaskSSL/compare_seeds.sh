@@ -37,22 +37,16 @@ bash recipes/MultitaskSSL/example.sh --size "$size" --seed "$seed" --epochs "$ep
     --experiments "$experiments" --pretrain_seeds "$pretrain_seeds"
 
 out="$root/results/downstream/$name/seeds"
-pretrained=() baselines=(fbank mfcc) twins=()
+folders=()
 for experiment in $experiments; do
     for pretrain_seed in $pretrain_seeds; do
-        run_name=$experiment
-        [ "$pretrain_seed" = 1986 ] || run_name="${experiment}_s$pretrain_seed"
-        folder="results/multitask_ssl/$name/$run_name/save/pretrained_encoder"
-        pretrained+=("$run_name=pretrained:$root/$folder")
-        architecture=$(sed -n 's/^encoder: !new:lobes\.encoders\.//p' "$folder/hyperparams.yaml")
-        case " ${twins[*]} " in *" $architecture "*) ;; *)
-            twins+=("$architecture"); baselines+=("random_$architecture=random:$root/$folder") ;;
-        esac
+        folders+=("results/multitask_ssl/$name/$(pretrain_run_name "$experiment" "$pretrain_seed")/save/pretrained_encoder")
     done
 done
+encoder_specs "${folders[@]}"  # each pretrained encoder, and one random twin per architecture
 common=(--tasks $tasks --settings small --jobs "$(nproc)" --data "$root/$data" --prepared "$root/$prepared" --out "$out")
 # the baselines have no pretraining seed: their spread is over three downstream seeds
-python recipes/Downstream/compare.py --encoders "${baselines[@]}" --seeds 0 1 2 "${common[@]}"
-python recipes/Downstream/compare.py --encoders "${pretrained[@]}" --seeds 0 "${common[@]}"
+python recipes/Downstream/compare.py --encoders fbank mfcc "${twin_specs[@]}" --seeds 0 1 2 "${common[@]}"
+python recipes/Downstream/compare.py --encoders "${pretrained_specs[@]}" --seeds 0 "${common[@]}"
 python recipes/MultitaskSSL/seed_table.py "$out" --tasks $tasks
 echo "three-seed comparison: $out/seeds.md ($(( ($(date +%s) - start) / 60 )) min)"

@@ -64,9 +64,7 @@ done
 runs=()
 for experiment in $experiments; do
   for pretrain_seed in $pretrain_seeds; do
-    run_name=$experiment
-    [ "$pretrain_seed" = 1986 ] || run_name="${experiment}_s$pretrain_seed"
-    out="$root/results/multitask_ssl/$name/$run_name"
+    out="$root/results/multitask_ssl/$name/$(pretrain_run_name "$experiment" "$pretrain_seed")"
     echo "== multitask pretraining ($experiment, seed $pretrain_seed, $epochs epochs) and speaker probe -> $out"
     extra=()  # the selected workers: the fragment of the selection for the experiment's task
     [ -n "$(layout_of "$experiment")" ] && extra=(--selection_fragment "$root/$(fragment_of "$experiment")" \
