@@ -9,7 +9,10 @@ One CPU thread for both (torch.set_num_threads(1)). Rows:
 - torch, all the columns it computes, one utterance at a time and in padded batches of 16;
 - torch, the three eGeMAPS columns only; the pitch columns (labellers.lld_pitch), with and without
   ComParE's waveform HNR (sequential per frame);
-- with --device: the same batches on that device (synchronized), after one warm-up pass.
+- with --device: on that device (synchronized, after one warm-up pass), in padded batches of --device_batch:
+  every column but ComParE's waveform HNR (the F0 chain and its Viterbi included), the energy and spectral
+  columns, the pitch chain, the waveform HNR (its period matching runs on the CPU whatever the device), and
+  the share of the pitch chain's time spent in the Viterbi's frame loop.
 The table also gives the largest difference from openSMILE over the utterances, as a share of each column's range.
 """
 
@@ -62,6 +65,31 @@ def torch_runner(wavs, columns, batch_size, device="cpu"):
     return run
 
 
+def viterbi_share(wavs, batch_size, device):
+    """(share of the pitch chain's time spent in labellers.pitch_viterbi.viterbi, the chain's time) on `device`."""
+    import labellers.lld_pitch as lld_pitch
+    sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
+    inner, spent = lld_pitch.viterbi, [0.0]
+
+    def timed(*args):
+        sync()
+        start = time.perf_counter()
+        out = inner(*args)
+        sync()
+        spent[0] += time.perf_counter() - start
+        return out
+    run = torch_runner(wavs, [c for c in PITCH_COLUMNS if c != "logHNR_sma"], batch_size, device)
+    run()
+    lld_pitch.viterbi = timed
+    try:
+        start = time.perf_counter()
+        run()
+        total = time.perf_counter() - start
+    finally:
+        lld_pitch.viterbi = inner
+    return spent[0] / total, total
+
+
 def max_error(wavs):
     """Largest |torch - openSMILE| per column over the utterances, as a share of the column's range there."""
     reference, modules = OpenSmileLLD(["eGeMAPSv02", "ComParE_2016"]), (TorchLLD(), PitchLLD())
@@ -82,6 +110,8 @@ def main():
     parser.add_argument("--utterances", type=int, default=200)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--device", default=None)
+    parser.add_argument("--device_batch", type=int, default=128, help="utterances per batch on --device")
+    parser.add_argument("--skip_cpu", action="store_true", help="only the --device rows")
     args = parser.parse_args()
     torch.set_num_threads(1)
     rows = read_csv(args.manifest)[: args.utterances]
@@ -105,14 +135,28 @@ def main():
          torch_runner(wavs, ["alphaRatio_sma3", "audspecRasta_lengthL1norm_sma", "pcm_RMSenergy_sma", "pcm_zcr_sma",
                              "logHNR_sma"], 16)),
     ]
+    if args.skip_cpu:
+        cases = []
     if args.device:
-        for columns, label in ((COLUMNS, f"{len(COLUMNS)} columns"), (egemaps_columns, "3 eGeMAPS columns")):
-            run = torch_runner(wavs, columns, 16, args.device)
+        no_wave_hnr = [c for c in PITCH_COLUMNS if c != "logHNR_sma"]
+        on_device = [(COLUMNS + no_wave_hnr, f"all {len(COLUMNS) + len(no_wave_hnr)} columns but the waveform HNR "
+                                             "(F0, voicing, ACF HNR included)"),
+                     (COLUMNS, f"the {len(COLUMNS)} energy and spectral columns"), (egemaps_columns, "3 eGeMAPS columns"),
+                     (no_wave_hnr, "the pitch chain without the waveform HNR"),
+                     (["logHNR_sma"], "ComParE's waveform HNR (logHNR_sma, with its F0)")]
+        for columns, label in on_device:
+            run = torch_runner(wavs, columns, args.device_batch, args.device)
             run()  # warm-up: kernels, allocator
-            cases.append((f"torch on {args.device}, {label}, batches of 16", run))
+            cases.append((f"torch on {args.device}, {label}, batches of {args.device_batch}", run))
     print("| extraction | x real time |\n|---|---:|")
     for label, fn in cases:
         print(f"| {label} | {seconds / _best_time(fn, args.repeats):.0f} |", flush=True)
+    if args.device:
+        share, total = viterbi_share(wavs, args.device_batch, args.device)
+        print(f"\npitch chain on {args.device}: {total:.3f} s for {seconds / 60:.1f} min of audio, "
+              f"{share:.0%} of it in the Viterbi (its frame loop and backtracking)")
+    if args.skip_cpu:
+        return
     worst = max_error(wavs[:50])
     print("\nlargest difference from openSMILE, share of the column's range (first 50 utterances): "
           + ", ".join(f"{c} {e:.1e}" for c, e in zip(COLUMNS + PITCH_COLUMNS, worst)

@@ -4,6 +4,8 @@
     python benchmarks/multitask_throughput.py                       # CPU, the recipe's YAMLs
     python benchmarks/multitask_throughput.py --device cuda:0 --batch_size 32 --num_workers 8
     python benchmarks/multitask_throughput.py --yamls hparams/pretrain_alpharatio.yaml --lld_backends stored online
+    python benchmarks/multitask_throughput.py --yamls hparams/pretrain_paper.yaml --device cuda:0 --precision bf16 \
+        --overrides "{selection_fragment: <fragment.yaml>, lld_folder: <pseudo-labels>}"
 
 For each YAML of recipes/MultitaskSSL: (1) the data loader alone (audio reading, random
 crops, padding) in batches/s; (2) the model step alone on one batch already in memory
@@ -33,7 +35,8 @@ def measure(yaml, args, backend=None):
     import train  # the recipe's glue: build_all_workers, dataio_prepare, MultitaskBrain
     from lobes.multitask import WorkerHeads, label_context
 
-    overrides = {"batch_size": args.batch_size, "output_folder": f"/tmp/multitask_bench/{os.path.basename(yaml)}"}
+    overrides = {**args.overrides, "batch_size": args.batch_size,
+                 "output_folder": f"/tmp/multitask_bench/{os.path.basename(yaml)}"}
     if backend is not None:
         overrides["lld_backend"] = backend
     with open(yaml) as f:
@@ -83,6 +86,14 @@ def measure(yaml, args, backend=None):
             "both_s": both_s, "audio_per_batch": audio_per_batch}
 
 
+def yaml_mapping(text):
+    import yaml
+    value = yaml.safe_load(text)
+    if not isinstance(value, dict):
+        raise SystemExit(f"--overrides must be a YAML mapping such as '{{lld_folder: /exp/lld}}', got {text!r}")
+    return value
+
+
 def main(argv):
     parser = argparse.ArgumentParser()
     parser.add_argument("--yamls", nargs="+", default=["hparams/pretrain_alpharatio.yaml",
@@ -93,7 +104,9 @@ def main(argv):
     parser.add_argument("--num_workers", type=int, default=2)
     parser.add_argument("--batches", type=int, default=10)
     parser.add_argument("--lld_backends", nargs="+", default=[None])
+    parser.add_argument("--overrides", default="{}", help="YAML mapping of further overrides for every YAML")
     args = parser.parse_args(argv)
+    args.overrides = yaml_mapping(args.overrides)
     sys.path.insert(0, RECIPE)
     os.chdir(RECIPE)
     rows = []
@@ -101,7 +114,7 @@ def main(argv):
         with open(yaml) as f:
             has_backend = any(line.startswith("lld_backend:") for line in f)
         rows += [measure(yaml, args, b if has_backend else None) for b in (args.lld_backends if has_backend else [None])]
-    print(f"device {args.device}, precision {args.precision}, batch {args.batch_size} x 1 s crops, "
+    print(f"device {args.device}, precision {args.precision}, batch {args.batch_size} crops (each YAML's chunk_size), "
           f"{args.num_workers} loader workers, torch {torch.__version__}, {torch.get_num_threads()} threads")
     print("| YAML | workers | data only (s of audio/s) | model step only (s/s) | training (s/s) | model share |")
     print("|---|---:|---:|---:|---:|---:|")

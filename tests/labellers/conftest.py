@@ -6,10 +6,26 @@ import os
 import numpy as np
 import opensmile
 import pytest
+import torch
 
 from corpora.audio import load_audio, write_audio
 
 RATE = 16000
+# LLD_TEST_DEVICE=cuda:0 runs the same comparisons with the torch descriptors on a GPU
+DEVICE = os.environ.get("LLD_TEST_DEVICE", "cpu")
+
+
+class OnDevice:
+    """A descriptor module run on DEVICE, its `(table, rows)` handed back on the CPU where the tests read them."""
+
+    def __init__(self, module):
+        self.module = module.to(DEVICE)
+
+    def __call__(self, wavs, lengths=None):
+        inputs = [wavs.to(DEVICE)] + ([] if lengths is None else [lengths.to(DEVICE)])
+        table, rows = self.module(*inputs)
+        assert table.device.type == torch.device(DEVICE).type  # computed where asked, not moved back early
+        return table.cpu(), rows.cpu()
 
 
 def opensmile_columns(smiles, wav):

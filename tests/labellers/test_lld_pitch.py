@@ -7,12 +7,12 @@ import torch
 
 from labellers.lld_pitch import PITCH_COLUMNS, PitchLLD
 from labellers.opensmile_lld import OpenSmileLLD
-from tests.labellers.conftest import RATE, opensmile_columns
+from tests.labellers.conftest import RATE, OnDevice, opensmile_columns
 
 
 @pytest.fixture(scope="module")
 def pitch():
-    return PitchLLD()
+    return OnDevice(PitchLLD())
 
 
 @pytest.fixture(scope="module")
@@ -82,11 +82,11 @@ def test_the_shortest_inputs(smiles, clips, pitch, length):
 
 
 def test_audio_too_short_for_a_frame_and_a_column_subset(clips):
-    table, rows = PitchLLD(["logHNR_sma"])(torch.zeros(2, 900))
+    table, rows = OnDevice(PitchLLD(["logHNR_sma"]))(torch.zeros(2, 900))
     assert rows.tolist() == [0, 0] and table.shape == (2, 0, 1)
     wav = torch.from_numpy(clips["noise_5dB"][:8000])[None]
-    everything, _ = PitchLLD()(wav)
-    some, _ = PitchLLD(["HNRdBACF_sma3nz", "F0final_sma"])(wav)
+    everything, _ = OnDevice(PitchLLD())(wav)
+    some, _ = OnDevice(PitchLLD(["HNRdBACF_sma3nz", "F0final_sma"]))(wav)
     torch.testing.assert_close(some, everything[..., [4, 0]], rtol=0, atol=0)
 
 

@@ -6,11 +6,11 @@ import torch
 
 from labellers.lld_torch import COLUMNS, TorchLLD
 from labellers.opensmile_lld import OpenSmileLLD
-from tests.labellers.conftest import RATE, opensmile_columns
+from tests.labellers.conftest import RATE, OnDevice, opensmile_columns
 
 
 def test_every_track_equals_opensmile(smiles, clips):
-    lld = TorchLLD()
+    lld = OnDevice(TorchLLD())
     pearson = {c: [] for c in COLUMNS}
     for name, wav in clips.items():
         ref, starts = opensmile_columns(smiles, wav)
@@ -29,7 +29,7 @@ def test_every_track_equals_opensmile(smiles, clips):
 
 
 def test_a_padded_batch_equals_its_items_alone(clips):
-    lld = TorchLLD()
+    lld = OnDevice(TorchLLD())
     wavs = [clips[k] for k in ("noise_5dB", "pauses", "resampled_from_8000")] + [clips["music_5dB"][:1200]]
     longest = max(len(w) for w in wavs)
     batch = torch.zeros(len(wavs), longest)
@@ -44,7 +44,7 @@ def test_a_padded_batch_equals_its_items_alone(clips):
 
 
 def test_the_two_row_corner_and_audio_too_short_for_a_frame(smiles, clips):
-    lld = TorchLLD(["pcm_zcr_sma", "pcm_RMSenergy_sma"])
+    lld = OnDevice(TorchLLD(["pcm_zcr_sma", "pcm_RMSenergy_sma"]))
     wav = clips["noise_5dB"][:1000]  # one 60 ms frame: openSMILE smooths the ZCR with an empty neighbour
     ref, _ = opensmile_columns(smiles, wav)
     table, rows = lld(torch.from_numpy(wav)[None])
@@ -58,7 +58,7 @@ def test_full_scale_audio_wraps_as_the_wrapper_casts_it(smiles):
     wav = np.full(4800, 0.5, np.float32)
     wav[2000:2400] = 1.0  # int16(1.0 * 32768) wraps to -32768 in the wrapper
     ref, _ = opensmile_columns(smiles, wav)
-    table, rows = TorchLLD(["pcm_RMSenergy_sma", "pcm_zcr_sma"])(torch.from_numpy(wav)[None])
+    table, rows = OnDevice(TorchLLD(["pcm_RMSenergy_sma", "pcm_zcr_sma"]))(torch.from_numpy(wav)[None])
     np.testing.assert_allclose(table[0, :rows[0], 0].numpy(), ref["pcm_RMSenergy_sma"][:int(rows[0])], rtol=1e-5)
     np.testing.assert_allclose(table[0, :rows[0], 1].numpy(), ref["pcm_zcr_sma"][:int(rows[0])], atol=1e-7)
 
