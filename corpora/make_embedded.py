@@ -83,6 +83,16 @@ def _init_worker():
     _TTS = Espeak()
 
 
+def _check_tts():
+    """Starts the speech engine once here: a pool whose initializer fails respawns its workers forever."""
+    try:
+        _init_worker()
+    except (ImportError, OSError) as error:
+        raise RuntimeError(f"the embedded corpus speaks with eSpeak NG through the espeakng-loader package, which "
+                           f"failed to load ({error}); install the pinned requirements.txt "
+                           "(pip install -r requirements.txt)") from error
+
+
 def _meta_path(root, job):
     return os.path.join(root, ".embedded", "meta", job.path + ".json")
 
@@ -136,6 +146,7 @@ def make_embedded(root, size="tiny", seed=0, num_workers=None):
     jobs = plan_corpus(size, seed)
     flat = [(root, j) for layout_jobs in jobs.values() for j in layout_jobs]
     num_workers = num_workers or os.cpu_count() or 1
+    _check_tts()
     meta = {}
     start = time.time()
     ctx = multiprocessing.get_context("fork")

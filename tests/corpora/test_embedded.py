@@ -148,3 +148,11 @@ def test_killed_run_resumes_to_identical_files(tiny_corpus, tmp_path):
     assert make_embedded(str(part), size="tiny", seed=0, num_workers=2) == summary
     assert all(_digest(root / f) == _digest(part / f) for f in files)
     assert json.loads((part / "summary.json").read_text()) == summary
+
+
+def test_a_missing_speech_engine_is_named_once(tmp_path, monkeypatch):
+    # a pool whose workers cannot start the engine used to respawn them forever, printing the same traceback
+    monkeypatch.setitem(__import__("sys").modules, "espeakng_loader", None)  # import now raises ImportError
+    with pytest.raises(RuntimeError, match="espeakng-loader.*requirements.txt"):
+        make_embedded(str(tmp_path / "corpus"), size="tiny", seed=0, num_workers=2)
+    assert not (tmp_path / "corpus" / "LibriSpeech").exists()
