@@ -1,0 +1,91 @@
+"""Clustering of speaker embeddings for pseudo-labels (loss-gated learning, Stage 2), with faiss.
+
+`spherical_kmeans` L2-normalizes the embeddings and runs faiss' k-means with unit-norm centroids and
+inner-product assignment (cosine, the similarity the embeddings are scored with), on the GPU when faiss
+has one (`gpu=None`: if available). faiss starts from centroids drawn at random among the points, which with
+many clusters often leaves two on one speaker and one across two (planted test: NMI 0.89-0.97 over seeds);
+`init="kmeans++"` (default) seeds them by greedy k-means++ on cosine distance over a sample of `init_sample`
+points per cluster (torch, on `init_device`), which recovers planted speakers. `nmi` measures the clusters against true speakers where these are
+known: a diagnostic, never used for a decision.
+
+Example
+-------
+>>> import numpy as np
+>>> centres = np.eye(4, 8, dtype=np.float32) * 10
+>>> points = np.repeat(centres, 50, axis=0) + np.random.default_rng(0).normal(size=(200, 8)).astype(np.float32)
+>>> labels = spherical_kmeans(points, 4, seed=0)
+>>> round(nmi(labels, np.repeat(np.arange(4), 50)), 3)
+1.0
+"""
+
+import numpy as np
+
+
+def spherical_kmeans(embeddings, n_clusters, niter=20, seed=0, nredo=1, init="kmeans++", init_sample=50,
+                     init_device=None, gpu=None, verbose=False):
+    """Cluster ids `[N]` (int64) of the L2-normalized `embeddings [N, D]`; `nredo` runs from as many seeds and
+    keeps the best objective (random init only)."""
+    import faiss
+
+    x = np.ascontiguousarray(np.asarray(embeddings, dtype=np.float32))
+    if x.ndim != 2 or len(x) < n_clusters:
+        raise ValueError(f"k-means of {x.shape} embeddings into {n_clusters} clusters: need a 2-d array with at "
+                         "least one row per cluster (lower n_clusters for a small corpus)")
+    if not np.isfinite(x).all():
+        raise ValueError("embeddings with NaN or infinite values: the model that produced them diverged")
+    faiss.normalize_L2(x)
+    use_gpu = faiss.get_num_gpus() > 0 if gpu is None else bool(gpu)
+    kmeans = faiss.Kmeans(x.shape[1], n_clusters, niter=niter, seed=seed, nredo=nredo, spherical=True, gpu=use_gpu,
+                          verbose=verbose, max_points_per_centroid=max(256, len(x) // n_clusters + 1))
+    if init == "kmeans++":
+        kmeans.train(x, init_centroids=kmeans_plus_plus(x, n_clusters, seed, init_sample * n_clusters, init_device))
+    elif init == "random":
+        kmeans.train(x)
+    else:
+        raise ValueError(f"unknown k-means init {init!r}; expected kmeans++ or random")
+    index = faiss.IndexFlatIP(x.shape[1])  # cosine to the unit-norm centroids
+    index.add(kmeans.centroids)
+    _, assigned = index.search(x, 1)
+    return assigned[:, 0].astype(np.int64)
+
+
+def kmeans_plus_plus(x, n_clusters, seed=0, sample=None, device=None):
+    """k-means++ seeds `[n_clusters, D]` among (a sample of `sample` rows of) the unit-norm `x [N, D]`: each next
+    seed drawn with probability proportional to its cosine distance to the nearest seed so far."""
+    import torch
+
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    generator = np.random.default_rng(seed)
+    rows = np.arange(len(x)) if sample is None or sample >= len(x) else \
+        np.sort(generator.choice(len(x), size=sample, replace=False))
+    points = torch.from_numpy(x[rows]).to(device)
+    torch_generator = torch.Generator(device=device).manual_seed(seed)
+    chosen = [int(generator.integers(len(points)))]
+    nearest = (1.0 - points @ points[chosen[0]]).clamp(min=0.0)
+    tries = 2 + int(np.log(n_clusters))  # greedy k-means++: the best of a few draws per seed (as scikit-learn)
+    for _ in range(n_clusters - 1):
+        if float(nearest.sum()) <= 0:  # fewer distinct points than clusters: any point will do
+            chosen.append(int(generator.integers(len(points))))
+            continue
+        candidates = torch.multinomial(nearest, tries, replacement=True, generator=torch_generator)
+        after = torch.minimum(nearest[None], (1.0 - points[candidates] @ points.T).clamp(min=0.0))  # [tries, N]
+        best = int(after.sum(1).argmin())
+        chosen.append(int(candidates[best]))
+        nearest = after[best]
+    return points[chosen].cpu().numpy()
+
+
+def nmi(labels, truth):
+    """Normalized mutual information of two labelings (arithmetic-mean normalization, as scikit-learn's
+    default); 1.0 when both are a single cluster."""
+    _, a = np.unique(np.asarray(labels), return_inverse=True)
+    _, b = np.unique(np.asarray(truth), return_inverse=True)
+    joint = np.zeros((a.max() + 1, b.max() + 1))
+    np.add.at(joint, (a, b), 1.0)
+    joint /= joint.sum()
+    pa, pb = joint.sum(1), joint.sum(0)
+    nz = joint > 0
+    mutual = (joint[nz] * np.log(joint[nz] / np.outer(pa, pb)[nz])).sum()
+    entropy = lambda p: -(p[p > 0] * np.log(p[p > 0])).sum()  # noqa: E731
+    norm = (entropy(pa) + entropy(pb)) / 2
+    return 1.0 if norm == 0 else float(mutual / norm)
