@@ -20,7 +20,6 @@ import os
 import sys
 import time
 
-import numpy as np
 import speechbrain as sb
 import torch
 from hyperpyyaml import load_hyperpyyaml
@@ -29,10 +28,11 @@ from speechbrain.utils.distributed import if_main_process, run_on_main
 from tqdm import tqdm
 
 from corpora.audio import load_audio
-from corpora.manifest import atomic_write, read_csv, write_json
-from corpora.voxceleb import prepare_voxceleb, read_trials
+from corpora.manifest import read_csv, write_json
+from corpora.voxceleb import prepare_voxceleb
 from lobes import verification
 from lobes.frame_cache import FrameCache, crop_frames, sample_crops_to_frames
+from lobes.trials import Trials, embedding_matrix, write_scores
 from lobes.upstream import claim_output_folder, optimizer_groups, prepare_upstream, recoverables
 
 logger = logging.getLogger(__name__)
@@ -105,38 +105,6 @@ class SpeakerBrain(sb.Brain):
         return self.embeddings
 
 
-class Trials:
-    """A VoxCeleb trial list as indices into `ids` (the manifest IDs of its utterances).
-
-    labels, enrol, test: [N]; speakers of each trial side for the speaker bootstrap.
-    """
-
-    def __init__(self, path, csv_path):
-        by_rel = {"/".join(row["wav"].replace(os.sep, "/").split("/")[-3:]): row for row in read_csv(csv_path)}
-        trials = read_trials(path)
-        missing = sorted({r for _, a, b in trials for r in (a, b) if r not in by_rel})
-        if missing:
-            raise ValueError(f"{path} names {len(missing)} utterances that {csv_path} lacks, e.g. {missing[0]}; "
-                             "prepare the manifests again (delete the prepare folder)")
-        self.ids = sorted({by_rel[r]["ID"] for _, a, b in trials for r in (a, b)})
-        index = {uid: i for i, uid in enumerate(self.ids)}
-        self.labels = np.array([t[0] for t in trials])
-        self.enrol = np.array([index[by_rel[t[1]]["ID"]] for t in trials])
-        self.test = np.array([index[by_rel[t[2]]["ID"]] for t in trials])
-        self.enrol_speakers = np.array([by_rel[t[1]]["spk_id"] for t in trials])
-        self.test_speakers = np.array([by_rel[t[2]]["spk_id"] for t in trials])
-        self.enrol_names = [by_rel[t[1]]["ID"] for t in trials]
-        self.test_names = [by_rel[t[2]]["ID"] for t in trials]
-
-
-def embedding_matrix(embeddings, ids):
-    """[len(ids), D] rows of {ID: embedding [D]}, with a clear error for a missing one."""
-    missing = [uid for uid in ids if uid not in embeddings]
-    if missing:
-        raise KeyError(f"no embedding for {len(missing)} trial utterances, e.g. {missing[0]}")
-    return np.stack([embeddings[uid] for uid in ids])
-
-
 def training_rows(hparams):
     """Rows of train.csv, plus VoxCeleb2 dev (vox2_train.csv) when `vox2_folder` is set."""
     rows = read_csv(hparams["train_csv"])
@@ -191,12 +159,6 @@ def dataio_prepare(hparams):
         data.set_output_keys(["id", "sig", "utt"])
         datasets[f"{name}_full"] = data.filtered_sorted(sort_key="duration", reverse=True)
     return datasets, label_encoder
-
-
-def write_scores(path, trials, scores):
-    """`enrol test label score` per line (the order of the trial list)."""
-    atomic_write(path, lambda f: f.writelines(f"{a} {b} {y} {s:.6f}\n" for a, b, y, s in
-                                              zip(trials.enrol_names, trials.test_names, trials.labels, scores)))
 
 
 def score_test(hparams, test_embeddings, train_embeddings, train_speakers):
