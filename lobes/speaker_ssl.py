@@ -118,3 +118,24 @@ class AugmentationAdversary(torch.nn.Module):
         finally:
             for p in self.net.parameters():
                 p.requires_grad_(True)
+
+
+def make_frontend(spec="logmel", sample_rate=16000, freeze=True):
+    """`logmel` (the original's features) or any encoder spec of `lobes.upstream.load_upstream` (fbank, mfcc,
+    pretrained:<folder>, ...), whose frames are then mean-normalized over time as the log-mel ones."""
+    if spec == "logmel":
+        return LogMel(sample_rate=sample_rate)
+    from lobes.upstream import load_upstream
+    return MeanNormalized(load_upstream(spec, freeze=freeze, sample_rate=sample_rate))
+
+
+class MeanNormalized(torch.nn.Module):
+    """An upstream's frames minus their mean over time."""
+
+    def __init__(self, upstream):
+        super().__init__()
+        self.upstream, self.output_size = upstream, upstream.output_size
+
+    def forward(self, wavs, lengths=None):
+        frames = self.upstream(wavs, lengths)
+        return frames - frames.mean(1, keepdim=True)

@@ -158,8 +158,8 @@ def batch_draws(draws, samples, device=None):
     noises, snrs = torch.zeros(len(draws), most, samples), torch.zeros(len(draws), most)
     mask = torch.zeros(len(draws), most, dtype=torch.bool)
     for i, d in enumerate(draws):
-        rirs[i, : len(d["rir"])] = torch.from_numpy(d["rir"])
+        rirs[i, : len(d["rir"])] = torch.as_tensor(d["rir"])  # arrays, or tensors once a loader collated them
         k = len(d["snrs"])
-        noises[i, :k], snrs[i, :k], mask[i, :k] = torch.from_numpy(d["noises"]), torch.from_numpy(d["snrs"]), True
+        noises[i, :k], snrs[i, :k], mask[i, :k] = torch.as_tensor(d["noises"]), torch.as_tensor(d["snrs"]), True
     reverb = torch.tensor([len(d["rir"]) > 0 for d in draws])
     return tuple(t.to(device) if device is not None else t for t in (rirs, reverb, noises, snrs, mask))

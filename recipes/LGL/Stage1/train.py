@@ -1,0 +1,224 @@
+#!/usr/bin/env python3
+"""Loss-gated learning, Stage 1: contrastive self-supervised speaker embeddings (no speaker labels).
+
+    python train.py hparams/contrastive.yaml
+    python train.py hparams/contrastive.yaml --device cuda:0 --precision bf16 --data_folder /data/voxceleb1 \
+        --train_csv /exp/prepared/vox2_train.csv --noise_rir_data_folder /data
+    python train.py hparams/contrastive.yaml --frontend "pretrained:/exp/multitask_ssl/selected/save/pretrained_encoder"
+
+Each training item is one utterance of `train_csv` (its speaker is never read): two non-overlapping
+random segments, each corrupted by its own draw of reverberation and/or noise (lobes.wave_augment: read
+in the loader, mixed in batches on the device). The ECAPA embeddings of the two views are pulled together
+against the other utterances of the batch (NT-Xent); with `adversarial_weight` > 0, a third view (the second
+segment with the first one's augmentation) feeds the augmentation-adversarial discriminator.
+
+Every epoch embeds the validation utterances (whole, one at a time) and scores the validation trials
+(cosine EER, minDCF at p_target 0.05) -> `score.txt`; checkpoints are kept by that EER. At the end the best
+checkpoint scores the test trials once -> `metrics.json`, `scores_test.txt`, `det_test.png`, and exports the
+embedder for Stage 2 (`save/embedder.ckpt`).
+"""
+
+import logging
+import os
+import sys
+import time
+
+import numpy as np
+import speechbrain as sb
+import torch
+from hyperpyyaml import load_hyperpyyaml
+from speechbrain.dataio.dataset import DynamicItemDataset
+from speechbrain.utils.distributed import if_main_process, run_on_main
+
+from corpora.audio import load_audio
+from corpora.manifest import write_json
+from corpora.noise_rir import prepare_noise_rir
+from corpora.voxceleb import prepare_voxceleb
+from lobes import verification
+from lobes.trials import Trials, embedding_matrix, write_scores
+from lobes.wave_augment import batch_draws, mix
+
+logger = logging.getLogger(__name__)
+
+
+class ContrastiveBrain(sb.Brain):
+    """TRAIN: (embeddings of view 0, view 2[, view 1]); VALID/TEST: collects {utterance ID: embedding}."""
+
+    def compute_forward(self, batch, stage):
+        if stage != sb.Stage.TRAIN:
+            wavs, lengths = batch.sig
+            return self.modules.embedder(wavs.to(self.device), lengths.to(self.device))
+        segments = batch.segments.data.to(self.device)  # [B, 2, samples]
+        views = [(0, 0), (1, 2)] + ([(1, 1)] if self.hparams.adversarial_weight > 0 else [])
+        out = []
+        for segment, view in views:  # one batch per view, as the original (BatchNorm statistics per view)
+            rirs, reverb, noises, snrs, mask = batch_draws([d[view] for d in batch.draws], segments.shape[-1],
+                                                           self.device)
+            wavs = mix(segments[:, segment], rirs, reverb, noises, snrs, mask)
+            out.append(self.modules.embedder(wavs))
+        return out
+
+    def compute_objectives(self, outputs, batch, stage):
+        if stage != sb.Stage.TRAIN:
+            self.embeddings.update(zip(batch.id, outputs.float().cpu().numpy()))
+            return torch.zeros((), device=self.device)
+        loss, accuracy = self.modules.contrastive(outputs[0], outputs[1])
+        self.stats["contrastive"].append(loss.item())
+        self.stats["accuracy"].append(accuracy.item())
+        if len(outputs) == 3:
+            adversarial = self.modules.adversary.encoder_loss(outputs[0], outputs[2], outputs[1])
+            self.stats["adversarial"].append(adversarial.item())
+            loss = loss + self.hparams.adversarial_weight * adversarial
+        return loss
+
+    def on_fit_batch_end(self, batch, outputs, loss, should_step):
+        """The discriminator's own step, on the detached embeddings of the three views."""
+        if len(outputs) == 3 and should_step:
+            d_loss, d_accuracy = self.modules.adversary.discriminator_loss(outputs[0], outputs[2], outputs[1])
+            self.disc_optimizer.zero_grad(set_to_none=True)
+            d_loss.backward()
+            self.disc_optimizer.step()
+            self.stats["discriminator_accuracy"].append(d_accuracy.item())
+
+    def init_optimizers(self):
+        main = list(self.modules.embedder.parameters()) + list(self.modules.contrastive.parameters())
+        self.optimizer = self.hparams.opt_class(main)
+        self.disc_optimizer = self.hparams.disc_opt_class(self.modules.adversary.parameters())
+        self.optimizers_dict = {"optimizer": self.optimizer}
+        if self.checkpointer is not None:
+            self.checkpointer.add_recoverables({"optimizer": self.optimizer, "disc_optimizer": self.disc_optimizer})
+
+    def on_stage_start(self, stage, epoch=None):
+        self.embeddings, self.stats = {}, {k: [] for k in ("contrastive", "accuracy", "adversarial",
+                                                            "discriminator_accuracy")}
+        if stage == sb.Stage.TRAIN:  # lr0 * decay ^ ((epoch - 1) // every): a function of the epoch, so resumable
+            lr = self.hparams.lr * self.hparams.lr_decay ** ((epoch - 1) // self.hparams.lr_decay_every)
+            for group in self.optimizer.param_groups:
+                group["lr"] = lr
+
+    def on_stage_end(self, stage, stage_loss, epoch=None):
+        if stage == sb.Stage.TRAIN:
+            self.train_stats = {"loss": stage_loss, **{k: float(np.mean(v)) for k, v in self.stats.items() if v}}
+            return
+        if stage == sb.Stage.VALID:
+            trials = self.hparams.val_trials
+            scores = verification.cosine_scores(embedding_matrix(self.embeddings, trials.ids), trials.enrol,
+                                                trials.test)
+            eer = verification.eer(scores, trials.labels)
+            min_dcf = verification.min_dcf(scores, trials.labels, p_target=self.hparams.p_target)
+            lr = self.optimizer.param_groups[0]["lr"]
+            self.hparams.train_logger.log_stats({"epoch": epoch, "lr": lr}, train_stats=self.train_stats,
+                                                valid_stats={"EER": eer, "minDCF": min_dcf})
+            with open(os.path.join(self.hparams.output_folder, "score.txt"), "a") as f:
+                f.write(f"epoch {epoch}, lr {lr:.6f}, loss {self.train_stats['loss']:.4f}, "
+                        f"accuracy {self.train_stats.get('accuracy', 0):.3f}, val EER {eer:.2f}, "
+                        f"minDCF {min_dcf:.4f}\n")
+            self.checkpointer.save_and_keep_only(meta={"EER": eer, "epoch": epoch}, min_keys=["EER"])
+
+
+def two_segments(signal, samples, rng):
+    """Two non-overlapping stretches of `samples` of `signal` (numpy), in random order; a signal shorter than
+    both is wrap-padded to their length first."""
+    if len(signal) < 2 * samples:
+        signal = np.resize(signal, 2 * samples)
+    room = len(signal) - 2 * samples + 1
+    first, second = sorted(rng.choice(room, size=2, replace=False)) if room >= 2 else (0, 0)
+    second += samples
+    pair = [signal[first:first + samples], signal[second:second + samples]]
+    if rng.random() < 0.5:
+        pair.reverse()
+    return np.stack(pair)
+
+
+def dataio_prepare(hparams):
+    rate, samples = hparams["sample_rate"], int(hparams["segment_seconds"] * hparams["sample_rate"])
+    draw = hparams["noise_draw"]
+
+    @sb.utils.data_pipeline.takes("wav")
+    @sb.utils.data_pipeline.provides("segments", "draws")
+    def train_pipeline(wav):
+        rng = np.random.default_rng(int(torch.randint(2 ** 62, ())))  # seeded per loader worker by torch
+        pair = two_segments(load_audio(wav, rate).numpy(), samples, rng)
+        first = draw(samples, rng)
+        yield torch.from_numpy(pair)
+        # views: 0 = segment 0 with draw A; 1 = segment 1 with draw A again (new noise crops); 2 = segment 1, draw B
+        yield [first, draw.again(first["choice"], samples, rng), draw(samples, rng)]
+
+    @sb.utils.data_pipeline.takes("wav")
+    @sb.utils.data_pipeline.provides("sig")
+    def full_pipeline(wav):
+        return load_audio(wav, rate)
+
+    train = DynamicItemDataset.from_csv(hparams["train_csv"])
+    if len(train) < hparams["batch_size"]:
+        raise ValueError(f"{hparams['train_csv']} has {len(train)} utterances, fewer than one batch "
+                         f"({hparams['batch_size']}): lower --batch_size")
+    train.add_dynamic_item(train_pipeline)
+    train.set_output_keys(["id", "segments", "draws"])
+    datasets = {"train": train}
+    for name in ("val", "test"):
+        data = DynamicItemDataset.from_csv(hparams[f"{name}_csv"])
+        data.add_dynamic_item(full_pipeline)
+        data.set_output_keys(["id", "sig"])
+        datasets[name] = data
+    return datasets
+
+
+def score_test(hparams, embeddings):
+    trials, out = Trials(hparams["test_trials"], hparams["test_csv"]), hparams["output_folder"]
+    scores = verification.cosine_scores(embedding_matrix(embeddings, trials.ids), trials.enrol, trials.test)
+    write_scores(os.path.join(out, "scores_test.txt"), trials, scores)
+    verification.plot_det({"cosine": scores}, trials.labels, os.path.join(out, "det_test.png"),
+                          title="LGL Stage 1 (contrastive): test trials")
+    return {"eer": verification.eer(scores, trials.labels),
+            "min_dcf": verification.min_dcf(scores, trials.labels, p_target=hparams["p_target"]),
+            "test_trials": int(trials.labels.size)}
+
+
+def main(argv):
+    hparams_file, run_opts, overrides = sb.parse_arguments(argv)
+    with open(hparams_file) as fin:
+        hparams = load_hyperpyyaml(fin, overrides)
+    sb.create_experiment_directory(hparams["output_folder"], hyperparams_to_save=hparams_file, overrides=overrides)
+    run_on_main(prepare_voxceleb, kwargs={"data_folder": hparams["data_folder"],
+                                          "save_folder": hparams["prepare_folder"],
+                                          "vox2_folder": hparams["vox2_folder"], "skip_prep": hparams["skip_prep"]})
+    run_on_main(prepare_noise_rir, kwargs={"data_folder": hparams["noise_rir_data_folder"],
+                                           "save_folder": hparams["noise_rir_folder"],
+                                           "skip_prep": hparams["skip_prep"]})
+    if not os.path.exists(hparams["val_trials"]):
+        raise FileNotFoundError(f"{hparams['val_trials']} not found: checkpoints are selected on validation trials; "
+                                f"put veri_val.txt in {hparams['data_folder']}")
+    hparams["noise_draw"] = hparams["noise_draw"]()  # reads the manifests just prepared
+    datasets = dataio_prepare(hparams)
+    hparams["val_trials"] = Trials(hparams["val_trials"], hparams["val_csv"])
+    modules = {"embedder": hparams["embedder"], "contrastive": hparams["contrastive"],
+               "adversary": hparams["adversary"]}
+    checkpointer = hparams["checkpointer"]
+    checkpointer.add_recoverables({**modules, "epoch_counter": hparams["epoch_counter"]})
+    brain = ContrastiveBrain(modules=modules, hparams=hparams, run_opts=run_opts, checkpointer=checkpointer)
+    logger.info("ECAPA embedder: %.2fM parameters; %d training utterances (speakers unused)",
+                sum(p.numel() for p in hparams["embedder"].parameters()) / 1e6, len(datasets["train"]))
+    start = time.time()
+    brain.fit(hparams["epoch_counter"], datasets["train"], datasets["val"],
+              train_loader_kwargs=hparams["dataloader_options"], valid_loader_kwargs={"batch_size": 1})
+    train_seconds = time.time() - start
+
+    brain.evaluate(datasets["test"], min_key="EER", test_loader_kwargs={"batch_size": 1})  # test: once, best val
+    if not if_main_process():
+        return
+    best = checkpointer.find_checkpoint(min_key="EER")
+    metrics = score_test(hparams, brain.embeddings)
+    metrics.update({"val_eer": float(best.meta["EER"]), "best_epoch": int(best.meta["epoch"]),
+                    "epochs": hparams["epoch_counter"].current, "train_seconds": train_seconds,
+                    "seed": hparams["seed"]})
+    write_json(os.path.join(hparams["output_folder"], "metrics.json"), metrics)
+    export = os.path.join(hparams["save_folder"], "embedder.ckpt")
+    torch.save(hparams["embedder"].state_dict(), export + ".part")  # the best checkpoint's weights (loaded above)
+    os.replace(export + ".part", export)
+    print(f"Stage 1: test EER {metrics['eer']:.2f} %, minDCF {metrics['min_dcf']:.4f} (best validation EER "
+          f"{metrics['val_eer']:.2f} % at epoch {metrics['best_epoch']}); embedder for Stage 2: {export}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
