@@ -1,0 +1,280 @@
+#!/usr/bin/env python3
+"""Loss-gated learning, Stage 2: k-means pseudo-labels, AAM-softmax classification, the loss gate.
+
+    python train.py hparams/lgl.yaml --stage1_embedder ../Stage1/<output>/save/embedder.ckpt
+    python train.py hparams/baseline.yaml ...      # the same schedule without the gate
+
+Per iteration (lobes.loss_gate.LGLSchedule; at most `max_iterations`):
+  cluster  embed every training utterance (clean, whole) with the best model so far (Stage 1's at first),
+           spherical k-means into `n_clusters` (lobes.kmeans) -> labels; NMI against the true speakers is
+           logged when the manifest has them (never used for a decision);
+  train    the Stage-1 embedder and a fresh cosine head, AAM-softmax on 3 s augmented segments, until the
+           validation EER has not improved for `patience` evaluations;
+  gated    from that phase's best checkpoint, only the samples whose loss is at most the iteration's gate
+           count (the fraction kept is logged per epoch), again until `patience` evaluations bring nothing;
+           then the next iteration clusters with the best model.
+Every decision reads the validation trials (held-out speakers); the test trials are scored once, at the end,
+with the checkpoint of the best validation EER. The schedule's state rides in each checkpoint's meta and the
+clustering writes its embeddings and labels to files: a run killed in any phase resumes there.
+"""
+
+import json
+import logging
+import os
+import sys
+import time
+
+import numpy as np
+import speechbrain as sb
+import torch
+from hyperpyyaml import load_hyperpyyaml
+from speechbrain.dataio.dataset import DynamicItemDataset
+from speechbrain.utils.distributed import run_on_main
+from tqdm import tqdm
+
+from corpora.audio import load_audio
+from corpora.manifest import atomic_write, read_csv, write_json
+from corpora.noise_rir import prepare_noise_rir
+from corpora.voxceleb import prepare_voxceleb
+from lobes import verification
+from lobes.kmeans import nmi, spherical_kmeans
+from lobes.loss_gate import LGLSchedule, gated_mean
+from lobes.trials import Trials, embedding_matrix, write_scores
+from lobes.wave_augment import batch_draws, mix
+
+logger = logging.getLogger(__name__)
+
+
+class GatedBrain(sb.Brain):
+    """TRAIN: AAM-softmax on cluster labels, averaged over the samples the gate keeps; VALID/TEST: embeddings."""
+
+    def compute_forward(self, batch, stage):
+        if stage != sb.Stage.TRAIN:
+            wavs, lengths = batch.sig
+            return self.modules.embedder(wavs.to(self.device), lengths.to(self.device))
+        segments = batch.segment.data.to(self.device)
+        draws = batch_draws(batch.draw, segments.shape[-1], self.device)
+        return self.modules.embedder(mix(segments, *draws))
+
+    def compute_objectives(self, outputs, batch, stage):
+        if stage != sb.Stage.TRAIN:
+            self.embeddings.update(zip(batch.id, outputs.float().cpu().numpy()))
+            return torch.zeros((), device=self.device)
+        cosines = self.modules.head(outputs[:, None]).squeeze(1).float()  # [B, clusters]
+        labels = batch.label.data[:, 0].to(self.device)
+        logits = self.hparams.aam(cosines, torch.nn.functional.one_hot(labels, cosines.shape[-1]).float())
+        losses = torch.nn.functional.cross_entropy(logits, labels, reduction="none")
+        loss, kept = gated_mean(losses, self.schedule.gate)
+        self.kept.append(kept)
+        return loss
+
+    def on_fit_start(self):
+        """`fit` runs one epoch at a time here: the optimizer and the resume are main()'s (SpeechBrain's default
+        would rebuild the optimizer and reload the latest checkpoint before every epoch)."""
+        if not getattr(self, "_wrapped", False):
+            self._compile()
+            self._wrap_distributed()
+            self._wrapped = True
+
+    def on_stage_start(self, stage, epoch=None):
+        self.embeddings, self.kept = {}, []
+
+    def on_stage_end(self, stage, stage_loss, epoch=None):
+        if stage == sb.Stage.TRAIN:
+            self.train_stats = {"loss": stage_loss, "kept": float(np.mean(self.kept)) if self.kept else 1.0}
+        elif stage == sb.Stage.VALID:
+            trials = self.hparams.val_trials
+            scores = verification.cosine_scores(embedding_matrix(self.embeddings, trials.ids), trials.enrol,
+                                                trials.test)
+            self.valid_stats = {"EER": verification.eer(scores, trials.labels),
+                                "minDCF": verification.min_dcf(scores, trials.labels, p_target=self.hparams.p_target)}
+
+    def embed_training_set(self, dataset, path):
+        """Embeddings `[N, D]` of `dataset` (clean, whole utterances) in its order, cached in `path` (.npy)."""
+        if os.path.exists(path):
+            return np.load(path)
+        self.modules.eval()
+        out = []
+        loader = sb.dataio.dataloader.make_dataloader(dataset, batch_size=1)
+        with torch.no_grad():
+            for batch in tqdm(loader, desc="embedding the training set", disable=self.noprogressbar):
+                out.append(self.compute_forward(batch, sb.Stage.TEST).float().cpu().numpy()[0])
+        embeddings = np.stack(out)
+        np.save(path + ".part.npy", embeddings)
+        os.replace(path + ".part.npy", path)
+        return embeddings
+
+
+def cluster(brain, hparams, datasets, iteration):
+    """Labels `{utterance ID: cluster}` of this iteration: embeddings and labels cached in files, so a killed run
+    resumes mid-clustering."""
+    folder = os.path.join(hparams["output_folder"], "clusters")
+    os.makedirs(folder, exist_ok=True)
+    labels_file = os.path.join(folder, f"labels_{iteration}.json")
+    if os.path.exists(labels_file):
+        with open(labels_file) as f:
+            return json.load(f)
+    full = datasets["train_full"]
+    start = time.time()
+    embeddings = brain.embed_training_set(full, os.path.join(folder, f"embeddings_{iteration}.npy"))
+    labels = spherical_kmeans(embeddings, hparams["n_clusters"], niter=hparams["kmeans_iterations"],
+                              seed=hparams["seed"] + iteration)
+    rows = {r["ID"]: r for r in read_csv(hparams["train_csv"])}
+    ids = [full.data_ids[i] for i in range(len(full))]
+    mapping = {uid: int(c) for uid, c in zip(ids, labels)}
+    speakers = [rows[uid].get("spk_id") for uid in ids]
+    score = nmi(labels, speakers) if all(speakers) else None  # a diagnostic only
+    logger.info("iteration %d: %d utterances into %d clusters in %.1f s; NMI against the true speakers %s",
+                iteration, len(ids), hparams["n_clusters"], time.time() - start,
+                "n/a" if score is None else f"{score:.3f}")
+    with open(os.path.join(hparams["output_folder"], "clusters.txt"), "a") as f:
+        f.write(f"iteration {iteration}: {len(ids)} utterances, {hparams['n_clusters']} clusters, NMI "
+                f"{'n/a' if score is None else f'{score:.4f}'}\n")
+    atomic_write(labels_file, lambda f: json.dump(mapping, f))
+    return mapping
+
+
+def dataio_prepare(hparams, labels=None):
+    rate, samples = hparams["sample_rate"], int(hparams["segment_seconds"] * hparams["sample_rate"])
+    draw = hparams["noise_draw"]
+
+    @sb.utils.data_pipeline.takes("wav", "id")
+    @sb.utils.data_pipeline.provides("segment", "draw", "label")
+    def train_pipeline(wav, uid):
+        rng = np.random.default_rng(int(torch.randint(2 ** 62, ())))
+        signal = load_audio(wav, rate).numpy()
+        if len(signal) < samples:
+            signal = np.pad(signal, (0, samples - len(signal)), mode="wrap")
+        start = int(rng.integers(0, len(signal) - samples + 1))
+        yield torch.from_numpy(signal[start:start + samples].copy())
+        yield draw(samples, rng)
+        yield torch.tensor([labels[uid]])
+
+    @sb.utils.data_pipeline.takes("wav")
+    @sb.utils.data_pipeline.provides("sig")
+    def full_pipeline(wav):
+        return load_audio(wav, rate)
+
+    datasets = {}
+    for name, csv in (("train_full", "train_csv"), ("val", "val_csv"), ("test", "test_csv")):
+        data = DynamicItemDataset.from_csv(hparams[csv])
+        data.add_dynamic_item(full_pipeline)
+        data.set_output_keys(["id", "sig"])
+        datasets[name] = data
+    if labels is not None:
+        train = DynamicItemDataset.from_csv(hparams["train_csv"])
+        train.add_dynamic_item(train_pipeline)
+        train.set_output_keys(["id", "segment", "draw", "label"])
+        datasets["train"] = train
+    return datasets
+
+
+def start_iteration(brain, hparams):
+    """The classifier restarts from the Stage-1 embedder, with a fresh head and optimizer state."""
+    brain.modules.embedder.load_state_dict(torch.load(hparams["stage1_embedder"], map_location=brain.device))
+    for layer in brain.modules.head.modules():
+        if hasattr(layer, "reset_parameters") and layer is not brain.modules.head:
+            layer.reset_parameters()
+    torch.nn.init.xavier_uniform_(brain.modules.head.weight)
+    brain.optimizer.state.clear()
+
+
+def main(argv):
+    hparams_file, run_opts, overrides = sb.parse_arguments(argv)
+    with open(hparams_file) as fin:
+        hparams = load_hyperpyyaml(fin, overrides)
+    sb.create_experiment_directory(hparams["output_folder"], hyperparams_to_save=hparams_file, overrides=overrides)
+    if not os.path.isfile(hparams["stage1_embedder"]):
+        raise FileNotFoundError(f"{hparams['stage1_embedder']} not found: run Stage 1 first (recipes/LGL/Stage1), "
+                                "or pass --stage1_embedder <its save/embedder.ckpt>")
+    run_on_main(prepare_voxceleb, kwargs={"data_folder": hparams["data_folder"],
+                                          "save_folder": hparams["prepare_folder"],
+                                          "vox2_folder": hparams["vox2_folder"], "skip_prep": hparams["skip_prep"]})
+    run_on_main(prepare_noise_rir, kwargs={"data_folder": hparams["noise_rir_data_folder"],
+                                           "save_folder": hparams["noise_rir_folder"],
+                                           "skip_prep": hparams["skip_prep"]})
+    hparams["noise_draw"] = hparams["noise_draw"]()
+    hparams["val_trials"] = Trials(hparams["val_trials"], hparams["val_csv"])
+    schedule = LGLSchedule(gates=hparams["gates"], patience=hparams["patience"],
+                           max_iterations=hparams["max_iterations"], use_gate=hparams["use_gate"])
+    modules = {"embedder": hparams["embedder"], "head": hparams["head"]}
+    checkpointer = hparams["checkpointer"]
+    checkpointer.add_recoverables(modules)
+    brain = GatedBrain(modules=modules, opt_class=hparams["opt_class"], hparams=hparams, run_opts=run_opts,
+                       checkpointer=checkpointer)
+    brain.schedule = schedule
+    brain.init_optimizers()  # before any checkpoint is loaded: the optimizer is a recoverable too
+    checkpointer.add_recoverables({"optimizer": brain.optimizer})
+
+    latest = checkpointer.find_checkpoint()  # the most recent: its meta holds the schedule and the epoch
+    epoch = 0
+    if latest is not None:
+        checkpointer.load_checkpoint(latest)
+        schedule.load_state_dict(json.loads(latest.meta["schedule"]))
+        epoch = int(latest.meta["epoch"])
+        logger.info("resuming after epoch %d, iteration %d, phase %s", epoch, schedule.iteration, schedule.phase)
+    else:
+        brain.modules.embedder.load_state_dict(torch.load(hparams["stage1_embedder"], map_location=brain.device))
+    datasets = dataio_prepare(hparams)
+    labels = None
+    loader = dict(hparams["dataloader_options"])
+    start_time = time.time()
+    while schedule.phase != "done" and epoch < hparams["max_epochs"]:
+        if schedule.phase == "cluster":
+            labels = cluster(brain, hparams, datasets, schedule.iteration)
+            start_iteration(brain, hparams)
+            schedule.clustered()
+        elif labels is None:  # resumed in a training phase: this iteration's labels are on disk
+            labels = cluster(brain, hparams, datasets, schedule.iteration)
+        datasets = dataio_prepare(hparams, labels)
+        epoch += 1
+        train_loader = brain.make_dataloader(datasets["train"], sb.Stage.TRAIN, ckpt_prefix=None, **loader)
+        brain.fit(range(epoch, epoch + 1), train_loader, datasets["val"], valid_loader_kwargs={"batch_size": 1})
+        eer = brain.valid_stats["EER"]
+        phase, gate, iteration = schedule.phase, schedule.gate, schedule.iteration
+        action = schedule.evaluated(eer, tag=f"epoch {epoch}")
+        hparams["train_logger"].log_stats({"epoch": epoch, "iteration": iteration, "phase": phase, "gate": gate},
+                                          train_stats=brain.train_stats, valid_stats=brain.valid_stats)
+        with open(os.path.join(hparams["output_folder"], "score.txt"), "a") as f:
+            f.write(f"epoch {epoch}, iteration {iteration}, phase {phase}, gate {gate}, loss "
+                    f"{brain.train_stats['loss']:.4f}, kept {brain.train_stats['kept']:.3f}, val EER {eer:.2f}, "
+                    f"minDCF {brain.valid_stats['minDCF']:.4f}, next {action}\n")
+        meta = {"EER": eer, "epoch": epoch, "iteration": iteration, "tag": f"epoch {epoch}",
+                "schedule": json.dumps(schedule.state_dict())}
+        current = schedule.iteration if action != "recluster" else iteration
+        checkpointer.save_and_keep_only(  # the latest, the best overall and the best of this iteration
+            meta=meta, num_to_keep=1, keep_recent=True, importance_keys=[
+                lambda c: -c.meta["EER"],
+                lambda c: -c.meta["EER"] if c.meta["iteration"] == current else -float("inf")])
+        if action in ("gated", "recluster"):  # from the best model of this iteration
+            best = checkpointer.find_checkpoint(ckpt_predicate=lambda c: c.meta["tag"] == schedule.best_tag)
+            state = dict(schedule.state_dict())
+            checkpointer.load_checkpoint(best)
+            schedule.load_state_dict(state)
+        if action == "recluster":
+            labels = None
+    train_seconds = time.time() - start_time
+
+    best = checkpointer.find_checkpoint(min_key="EER")
+    checkpointer.load_checkpoint(best)
+    brain.evaluate(datasets["test"], test_loader_kwargs={"batch_size": 1})  # the test list: once, best val
+    trials = Trials(hparams["test_trials"], hparams["test_csv"])
+    scores = verification.cosine_scores(embedding_matrix(brain.embeddings, trials.ids), trials.enrol, trials.test)
+    out = hparams["output_folder"]
+    write_scores(os.path.join(out, "scores_test.txt"), trials, scores)
+    verification.plot_det({"cosine": scores}, trials.labels, os.path.join(out, "det_test.png"),
+                          title=f"LGL Stage 2 ({'loss gate' if hparams['use_gate'] else 'baseline'}): test trials")
+    metrics = {"eer": verification.eer(scores, trials.labels),
+               "min_dcf": verification.min_dcf(scores, trials.labels, p_target=hparams["p_target"]),
+               "test_trials": int(trials.labels.size), "val_eer": float(best.meta["EER"]),
+               "best_epoch": int(best.meta["epoch"]), "best_iteration": int(best.meta["iteration"]),
+               "epochs": epoch, "iterations": schedule.iteration, "train_seconds": train_seconds,
+               "use_gate": hparams["use_gate"], "seed": hparams["seed"]}
+    write_json(os.path.join(out, "metrics.json"), metrics)
+    print(f"Stage 2 ({'LGL' if hparams['use_gate'] else 'baseline'}): test EER {metrics['eer']:.2f} %, minDCF "
+          f"{metrics['min_dcf']:.4f} (best validation EER {metrics['val_eer']:.2f} % at epoch {metrics['best_epoch']}, "
+          f"iteration {metrics['best_iteration']}); outputs in {out}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

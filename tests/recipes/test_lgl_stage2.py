@@ -1,0 +1,109 @@
+"""recipes/LGL/Stage2 on the tiny corpus: the schedule carried across kills in every phase (training, gated,
+between iterations, mid-clustering), the gate's kept fraction, the test list scored once with the best
+validation checkpoint, the baseline without a gated phase."""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.join(os.path.dirname(__file__), "..", "..", "recipes", "LGL")
+TINY = ["--channels", "[16,16,16,16,48]", "--embedding_dim", "16", "--noprogressbar"]
+
+
+def _run(stage, args):
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    done = subprocess.run([sys.executable, "train.py", *args], cwd=os.path.join(ROOT, stage), capture_output=True,
+                          text=True, env=env)
+    assert done.returncode == 0, (done.stdout[-3000:], done.stderr[-3000:])
+    return done.stdout
+
+
+def _data_args(root, prep):
+    return ["--prepare_folder", str(prep), "--data_folder", str(root / "VoxCeleb" / "vox1"),
+            "--vox2_folder", str(root / "VoxCeleb" / "vox2" / "dev" / "wav"), "--noise_rir_data_folder", str(root)]
+
+
+@pytest.fixture(scope="module")
+def stage1(tiny_corpus, tmp_path_factory):
+    root, _ = tiny_corpus
+    base = tmp_path_factory.mktemp("lgl")
+    _run("Stage1", ["hparams/contrastive.yaml", "--output_folder", str(base / "stage1"), "--number_of_epochs", "1",
+                    "--batch_size", "8", "--segment_seconds", "0.8", *TINY, *_data_args(root, base / "prep")])
+    return root, base, base / "stage1" / "save" / "embedder.ckpt"
+
+
+def _stage2(stage1, yaml, out, max_epochs, *extra):
+    root, base, embedder = stage1
+    return _run("Stage2", [f"hparams/{yaml}", "--output_folder", str(out), "--stage1_embedder", str(embedder),
+                           "--max_epochs", str(max_epochs), "--patience", "1", "--max_iterations", "2",
+                           "--gates", "[3.0, 5.0]", "--n_clusters", "6", "--batch_size", "8", "--segment_seconds",
+                           "1.0", *TINY, *_data_args(root, base / "prep"), *extra])
+
+
+def _lines(out):
+    pattern = r"epoch (\d+), iteration (\d+), phase (\w+), gate (\S+), loss \S+, kept ([0-9.]+), val EER ([0-9.]+)" \
+              r", minDCF \S+, next (\w+)"
+    return [re.match(pattern, line).groups() for line in (out / "score.txt").read_text().splitlines()]
+
+
+def _follows(previous, line):
+    """The phase and iteration of `line` are what the previous line's decision asked for."""
+    _, iteration, phase, _, _, _, action = previous
+    expected = {"continue": (iteration, phase), "gated": (iteration, "gated"),
+                "recluster": (str(int(iteration) + 1), "train")}[action]
+    return (line[1], line[2]) == expected
+
+
+def test_lgl_resumes_its_schedule_after_a_kill_in_every_phase(stage1, tmp_path):
+    out = tmp_path / "lgl"
+    seen_phases = set()
+    for stop in range(1, 9):  # one epoch per process: each run ends (as if killed) after one more epoch
+        _stage2(stage1, "lgl.yaml", out, stop)
+        lines = _lines(out)
+        assert [int(line[0]) for line in lines] == list(range(1, len(lines) + 1))
+        seen_phases.add(lines[-1][2] if lines[-1][6] == "continue" else lines[-1][6])
+        if lines[-1][6] == "stop":
+            break
+    assert {"train", "gated", "recluster"} <= seen_phases
+    lines = _lines(out)
+    assert lines[0][1:3] == ("0", "train") and all(_follows(a, b) for a, b in zip(lines, lines[1:]))
+    for line in lines:  # the gate: none in training phases, the iteration's own in gated ones
+        gate = {"train": "None", "gated": ("3.0", "5.0")[int(line[1])]}[line[2]]
+        assert line[3] == gate and (float(line[4]) == 1.0 if line[2] == "train" else float(line[4]) <= 1.0)
+    clusters = (out / "clusters.txt").read_text().splitlines()
+    assert len(clusters) == 1 + sum(line[6] == "recluster" for line in lines[:-1])  # one clustering per iteration
+    assert all(re.search(r"NMI 0\.\d+|NMI 1\.0", c) for c in clusters)
+    with open(out / "metrics.json") as f:
+        metrics = json.load(f)
+    val = [float(line[5]) for line in lines]
+    assert metrics["val_eer"] == pytest.approx(min(val), abs=0.01)
+    assert val[metrics["best_epoch"] - 1] == pytest.approx(min(val), abs=0.01)
+    assert metrics["test_trials"] == len((out / "scores_test.txt").read_text().splitlines())
+
+
+def test_a_kill_mid_clustering_reuses_the_embeddings(stage1, tmp_path):
+    out = tmp_path / "mid"
+    _stage2(stage1, "lgl.yaml", out, 1)
+    embeddings, labels = out / "clusters" / "embeddings_0.npy", out / "clusters" / "labels_0.json"
+    stamp = os.path.getmtime(embeddings)
+    labels.unlink()  # as if killed between the embeddings and the k-means
+    (out / "score.txt").unlink()
+    for ckpt in (out / "save").iterdir():  # and before the first epoch's checkpoint
+        if ckpt.name.startswith("CKPT"):
+            shutil.rmtree(ckpt)
+    _stage2(stage1, "lgl.yaml", out, 1)
+    assert os.path.getmtime(embeddings) == stamp and labels.exists()
+    assert [line[0] for line in _lines(out)] == ["1"]
+
+
+def test_the_baseline_never_gates(stage1, tmp_path):
+    out = tmp_path / "baseline"
+    _stage2(stage1, "baseline.yaml", out, 6)
+    lines = _lines(out)
+    assert {line[2] for line in lines} == {"train"} and {line[4] for line in lines} == {"1.000"}
+    assert any(line[6] == "recluster" for line in lines)
