@@ -19,6 +19,8 @@
 #      identification against random weights (recipes/MultitaskSSL)
 #   7  downstream comparison: speaker verification and speaker ID (--downstream_tasks adds asr) for Fbank,
 #      MFCC, the random twins and every pretrained encoder (recipes/Downstream, small settings, seed 0)
+#   8  self-supervised speaker verification with loss-gated learning: Stage 1, Stage 2 with and without the
+#      gate, against MFCC statistics (recipes/LGL, 10 + 10 epochs)
 #   9  assemble results/REPORT.md
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -78,6 +80,10 @@ fi
 if run 7; then
     echo "== stage 7: downstream comparison -> results/downstream/$name/compare"
     bash recipes/Downstream/example.sh "${corpus[@]}" "${downstream[@]}" --tasks "$downstream_tasks"
+fi
+if run 8; then
+    echo "== stage 8: loss-gated learning -> results/lgl/$name"
+    bash recipes/LGL/example.sh "${corpus[@]}" --stage1_epochs 10 --stage2_epochs 10
 fi
 if run 9; then
     echo "== stage 9: report"
