@@ -2,7 +2,10 @@
 
 `spherical_kmeans` L2-normalizes the embeddings and runs faiss' k-means with unit-norm centroids and
 inner-product assignment (cosine, the similarity the embeddings are scored with), on the GPU when faiss
-has one (`gpu=None`: if available). faiss starts from centroids drawn at random among the points, which with
+has one (`gpu=None`: if available). Where faiss has no GPU but torch has (the faiss-cpu package on a GPU
+machine), `backend="auto"` runs the same Lloyd iterations in torch on the GPU instead (`backend="torch"`
+forces it, on any device): assignments by the largest inner product, centroids the normalized sums, an empty
+cluster keeping its centroid. faiss starts from centroids drawn at random among the points, which with
 many clusters often leaves two on one speaker and one across two (planted test: NMI 0.89-0.97 over seeds);
 `init="kmeans++"` (default) seeds them by greedy k-means++ on cosine distance over a sample of `init_sample`
 points per cluster (torch, on `init_device`), which recovers planted speakers. `nmi` measures the clusters against true speakers where these are
@@ -22,7 +25,7 @@ import numpy as np
 
 
 def spherical_kmeans(embeddings, n_clusters, niter=20, seed=0, nredo=1, init="kmeans++", init_sample=50,
-                     init_device=None, gpu=None, verbose=False):
+                     init_device=None, gpu=None, verbose=False, backend="auto"):
     """Cluster ids `[N]` (int64) of the L2-normalized `embeddings [N, D]`; `nredo` runs from as many seeds and
     keeps the best objective (random init only)."""
     import faiss
@@ -34,6 +37,14 @@ def spherical_kmeans(embeddings, n_clusters, niter=20, seed=0, nredo=1, init="km
     if not np.isfinite(x).all():
         raise ValueError("embeddings with NaN or infinite values: the model that produced them diverged")
     faiss.normalize_L2(x)
+    if backend not in ("auto", "faiss", "torch"):
+        raise ValueError(f"unknown k-means backend {backend!r}; expected auto, faiss or torch")
+    if backend == "torch" or (backend == "auto" and gpu is not False and faiss.get_num_gpus() == 0 and _cuda()):
+        if init != "kmeans++":
+            raise ValueError("the torch backend starts from k-means++ seeds only (init='kmeans++')")
+        device = init_device or ("cuda" if _cuda() else "cpu")
+        seeds = kmeans_plus_plus(x, n_clusters, seed, init_sample * n_clusters, device)
+        return torch_lloyd(x, seeds, niter, device)
     use_gpu = faiss.get_num_gpus() > 0 if gpu is None else bool(gpu)
     kmeans = faiss.Kmeans(x.shape[1], n_clusters, niter=niter, seed=seed, nredo=nredo, spherical=True, gpu=use_gpu,
                           verbose=verbose, max_points_per_centroid=max(256, len(x) // n_clusters + 1))
@@ -47,6 +58,32 @@ def spherical_kmeans(embeddings, n_clusters, niter=20, seed=0, nredo=1, init="km
     index.add(kmeans.centroids)
     _, assigned = index.search(x, 1)
     return assigned[:, 0].astype(np.int64)
+
+
+def _cuda():
+    import torch
+    return torch.cuda.is_available()
+
+
+def torch_lloyd(x, centroids, niter, device="cpu", chunk=65536):
+    """Spherical Lloyd iterations in torch (float32 matrix products, no TF32) from `centroids`: cluster ids `[N]`."""
+    import torch
+
+    points = torch.from_numpy(x).to(device)
+    centres = torch.from_numpy(np.ascontiguousarray(centroids, dtype=np.float32)).to(device)
+    saved_tf32 = torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        for step in range(niter + 1):
+            assigned = torch.cat([(part @ centres.T).argmax(1) for part in points.split(chunk)])
+            if step == niter:
+                break
+            sums = torch.zeros_like(centres).index_add_(0, assigned, points)
+            counts = torch.bincount(assigned, minlength=len(centres))
+            centres = torch.where((counts > 0)[:, None], torch.nn.functional.normalize(sums, dim=1), centres)
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = saved_tf32
+    return assigned.cpu().numpy().astype(np.int64)
 
 
 def kmeans_plus_plus(x, n_clusters, seed=0, sample=None, device=None):

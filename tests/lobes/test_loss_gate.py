@@ -157,3 +157,15 @@ def test_kmeans_refuses_bad_embeddings():
     bad[2, 1] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         spherical_kmeans(bad, 2)
+
+
+def test_the_torch_backend_finds_the_same_planted_speakers():
+    rng = np.random.default_rng(4)
+    directions = rng.normal(size=(10, 24))
+    speakers = np.repeat(np.arange(10), 30)
+    points = directions[speakers] + 0.3 * rng.normal(size=(len(speakers), 24))
+    by_faiss = spherical_kmeans(points, 10, seed=1, backend="faiss")
+    by_torch = spherical_kmeans(points, 10, seed=1, backend="torch")
+    assert nmi(by_torch, speakers) > 0.999 and nmi(by_torch, by_faiss) > 0.999
+    with pytest.raises(ValueError, match="unknown k-means backend"):
+        spherical_kmeans(points, 10, backend="sklearn")

@@ -63,6 +63,7 @@ class ContrastiveBrain(sb.Brain):
             self.embeddings.update(zip(batch.id, outputs.float().cpu().numpy()))
             return torch.zeros((), device=self.device)
         loss, accuracy = self.modules.contrastive(outputs[0], outputs[1])
+        self.segments_seen += 2 * outputs[0].shape[0]
         self.stats["contrastive"].append(loss.item())
         self.stats["accuracy"].append(accuracy.item())
         if len(outputs) == 3:
@@ -91,6 +92,7 @@ class ContrastiveBrain(sb.Brain):
     def on_stage_start(self, stage, epoch=None):
         self.embeddings, self.stats = {}, {k: [] for k in ("contrastive", "accuracy", "adversarial",
                                                             "discriminator_accuracy")}
+        self.segments_seen, self.stage_start = 0, time.time()
         if stage == sb.Stage.TRAIN:  # lr0 * decay ^ ((epoch - 1) // every): a function of the epoch, so resumable
             lr = self.hparams.lr * self.hparams.lr_decay ** ((epoch - 1) // self.hparams.lr_decay_every)
             for group in self.optimizer.param_groups:
@@ -99,6 +101,9 @@ class ContrastiveBrain(sb.Brain):
     def on_stage_end(self, stage, stage_loss, epoch=None):
         if stage == sb.Stage.TRAIN:
             self.train_stats = {"loss": stage_loss, **{k: float(np.mean(v)) for k, v in self.stats.items() if v}}
+            # training throughput, loader included: seconds of (two-segment) audio per second
+            self.train_stats["audio_per_s"] = self.segments_seen * self.hparams.segment_seconds / max(
+                time.time() - self.stage_start, 1e-9)
             return
         if stage == sb.Stage.VALID:
             trials = self.hparams.val_trials
@@ -112,7 +117,7 @@ class ContrastiveBrain(sb.Brain):
             with open(os.path.join(self.hparams.output_folder, "score.txt"), "a") as f:
                 f.write(f"epoch {epoch}, lr {lr:.6f}, loss {self.train_stats['loss']:.4f}, "
                         f"accuracy {self.train_stats.get('accuracy', 0):.3f}, val EER {eer:.2f}, "
-                        f"minDCF {min_dcf:.4f}\n")
+                        f"minDCF {min_dcf:.4f}, training {self.train_stats['audio_per_s']:.0f} s of audio/s\n")
             self.checkpointer.save_and_keep_only(meta={"EER": eer, "epoch": epoch}, min_keys=["EER"])
 
 
