@@ -10,7 +10,8 @@ The work is split where it is cheapest:
 
 - `NoiseDraw` (in the loader workers, numpy): draws the profile, reads the noise crops and the impulse
   response from the MUSAN/RIR-like manifests of `corpora.noise_rir` (a partial read of each file), and hands
-  them over as plain arrays with their SNRs;
+  them over as plain arrays with their SNRs; `DrawCollate` pads a batch's draws into a few tensors still in the
+  worker (handing hundreds of small arrays per batch between processes costs more than reading them);
 - `mix` (on the batch's device, torch): the convolutions, one FFT product for the whole batch, and the
   SNR scaling and sums, with the formulas of the original: the levels are `10 log10(mean(x^2) + 1e-4)` dB of
   the (reverberated) segment and of each noise, each noise scaled to its SNR below the segment, then summed.
@@ -27,6 +28,8 @@ True
 import numpy as np
 import soundfile as sf
 import torch
+from scipy.fft import next_fast_len
+from speechbrain.dataio.batch import PaddedBatch
 
 from corpora.audio import load_audio
 from corpora.manifest import read_csv
@@ -130,8 +133,7 @@ def reverberate(wavs, rirs):
     """Each row of `wavs [B, T]` convolved with its impulse response `rirs [B, R]` (as given: NoiseDraw has
     normalized and scaled them), the first T samples of the full convolution; one FFT product for the batch."""
     rirs = rirs.float()
-    size = wavs.shape[-1] + rirs.shape[-1] - 1
-    n = 1 << (size - 1).bit_length()
+    n = next_fast_len(wavs.shape[-1] + rirs.shape[-1] - 1, real=True)  # a smooth length, not the next power of 2
     spectrum = torch.fft.rfft(wavs.float(), n) * torch.fft.rfft(rirs, n)
     return torch.fft.irfft(spectrum, n)[..., : wavs.shape[-1]]
 
@@ -163,3 +165,22 @@ def batch_draws(draws, samples, device=None):
         noises[i, :k], snrs[i, :k], mask[i, :k] = torch.as_tensor(d["noises"]), torch.as_tensor(d["snrs"]), True
     reverb = torch.tensor([len(d["rir"]) > 0 for d in draws])
     return tuple(t.to(device) if device is not None else t for t in (rirs, reverb, noises, snrs, mask))
+
+
+class DrawCollate:
+    """`collate_fn` for items that carry NoiseDraw outputs under `key` (one draw, or a list of draws, one per view):
+    SpeechBrain's PaddedBatch of the other keys, plus `batch.<key>`: the `batch_draws` tensors (a list of them,
+    one per view), padded in the loader worker. `samples`: the segments' length."""
+
+    def __init__(self, samples, key="draws"):
+        self.samples, self.key = samples, key
+
+    def __call__(self, items):
+        draws = [item.pop(self.key) for item in items]
+        batch = PaddedBatch(items)
+        if isinstance(draws[0], (list, tuple)):
+            padded = [batch_draws([d[v] for d in draws], self.samples) for v in range(len(draws[0]))]
+        else:
+            padded = batch_draws(draws, self.samples)
+        setattr(batch, self.key, padded)
+        return batch

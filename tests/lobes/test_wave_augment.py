@@ -7,7 +7,7 @@ import torch
 from scipy.signal import fftconvolve
 
 from corpora.noise_rir import prepare_noise_rir
-from lobes.wave_augment import NoiseDraw, batch_draws, mix, reverberate
+from lobes.wave_augment import DrawCollate, NoiseDraw, batch_draws, mix, reverberate
 
 
 def test_reverberation_equals_scipy_full_convolution_cut_to_length():
@@ -117,3 +117,17 @@ def test_a_missing_manifest_is_named(tmp_path):
         NoiseDraw(str(tmp_path), profiles=(0.5, 0.5, 0.5))
     with pytest.raises(ValueError, match="unknown noise categories.*'babble'"):
         NoiseDraw(str(tmp_path), snr={"babble": (1, 2)})
+
+
+def test_draw_collate_pads_the_draws_in_the_worker(noise_folder):
+    draw = NoiseDraw(str(noise_folder))
+    rng = np.random.default_rng(5)
+    items = [{"id": f"u{i}", "segments": torch.zeros(2, 500), "draws": [draw(500, rng), draw(500, rng)]}
+             for i in range(4)]
+    expected = [batch_draws([item["draws"][v] for item in items], 500) for v in range(2)]
+    batch = DrawCollate(500, "draws")([dict(item) for item in items])
+    assert batch.id == ["u0", "u1", "u2", "u3"] and batch.segments.data.shape == (4, 2, 500)
+    for view, tensors in zip(expected, batch.draws):  # one tuple of padded tensors per view, nothing per item
+        assert all(torch.equal(a, b) for a, b in zip(view, tensors))
+    single = DrawCollate(500, "draw")([{"id": "a", "draw": items[0]["draws"][0]}])
+    assert all(torch.equal(a, b) for a, b in zip(batch_draws([items[0]["draws"][0]], 500), single.draw))

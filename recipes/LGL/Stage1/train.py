@@ -36,7 +36,7 @@ from corpora.noise_rir import prepare_noise_rir
 from corpora.voxceleb import prepare_voxceleb
 from lobes import verification
 from lobes.trials import Trials, embedding_matrix, write_scores
-from lobes.wave_augment import batch_draws, mix
+from lobes.wave_augment import DrawCollate, mix
 
 logger = logging.getLogger(__name__)
 
@@ -52,9 +52,8 @@ class ContrastiveBrain(sb.Brain):
         views = [(0, 0), (1, 2)] + ([(1, 1)] if self.hparams.adversarial_weight > 0 else [])
         out = []
         for segment, view in views:  # one batch per view, as the original (BatchNorm statistics per view)
-            rirs, reverb, noises, snrs, mask = batch_draws([d[view] for d in batch.draws], segments.shape[-1],
-                                                           self.device)
-            wavs = mix(segments[:, segment], rirs, reverb, noises, snrs, mask)
+            draws = [t.to(self.device, non_blocking=True) for t in batch.draws[view]]  # padded by DrawCollate
+            wavs = mix(segments[:, segment], *draws)
             out.append(self.modules.embedder(wavs))
         return out
 
@@ -205,9 +204,11 @@ def main(argv):
     logger.info("ECAPA embedder: %.2fM parameters; %d training utterances (speakers unused)",
                 sum(p.numel() for p in hparams["embedder"].parameters()) / 1e6, len(datasets["train"]))
     start = time.time()
+    samples = int(hparams["segment_seconds"] * hparams["sample_rate"])
     brain.fit(hparams["epoch_counter"], datasets["train"], datasets["val"],
-              train_loader_kwargs=hparams["dataloader_options"], valid_loader_kwargs={"batch_size": 1})
-    train_seconds = time.time() - start
+              train_loader_kwargs=dict(hparams["dataloader_options"], collate_fn=DrawCollate(samples, "draws")),
+              valid_loader_kwargs={"batch_size": 1})
+    train_seconds, epochs = time.time() - start, hparams["epoch_counter"].current  # before the best is loaded
 
     brain.evaluate(datasets["test"], min_key="EER", test_loader_kwargs={"batch_size": 1})  # test: once, best val
     if not if_main_process():
@@ -215,7 +216,7 @@ def main(argv):
     best = checkpointer.find_checkpoint(min_key="EER")
     metrics = score_test(hparams, brain.embeddings)
     metrics.update({"val_eer": float(best.meta["EER"]), "best_epoch": int(best.meta["epoch"]),
-                    "epochs": hparams["epoch_counter"].current, "train_seconds": train_seconds,
+                    "epochs": epochs, "train_seconds": train_seconds,
                     "seed": hparams["seed"]})
     write_json(os.path.join(hparams["output_folder"], "metrics.json"), metrics)
     export = os.path.join(hparams["save_folder"], "embedder.ckpt")

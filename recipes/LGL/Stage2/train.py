@@ -40,7 +40,7 @@ from lobes import verification
 from lobes.kmeans import nmi, spherical_kmeans
 from lobes.loss_gate import LGLSchedule, gated_mean
 from lobes.trials import Trials, embedding_matrix, write_scores
-from lobes.wave_augment import batch_draws, mix
+from lobes.wave_augment import DrawCollate, mix
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ class GatedBrain(sb.Brain):
             wavs, lengths = batch.sig
             return self.modules.embedder(wavs.to(self.device), lengths.to(self.device))
         segments = batch.segment.data.to(self.device)
-        draws = batch_draws(batch.draw, segments.shape[-1], self.device)
+        draws = [t.to(self.device, non_blocking=True) for t in batch.draw]  # padded by DrawCollate
         return self.modules.embedder(mix(segments, *draws))
 
     def compute_objectives(self, outputs, batch, stage):
@@ -218,6 +218,7 @@ def main(argv):
     datasets = dataio_prepare(hparams)
     labels = None
     loader = dict(hparams["dataloader_options"])
+    segment_samples = int(hparams["segment_seconds"] * hparams["sample_rate"])
     start_time = time.time()
     while schedule.phase != "done" and epoch < hparams["max_epochs"]:
         if schedule.phase == "cluster":
@@ -228,7 +229,8 @@ def main(argv):
             labels = cluster(brain, hparams, datasets, schedule.iteration)
         datasets = dataio_prepare(hparams, labels)
         epoch += 1
-        train_loader = brain.make_dataloader(datasets["train"], sb.Stage.TRAIN, ckpt_prefix=None, **loader)
+        train_loader = brain.make_dataloader(datasets["train"], sb.Stage.TRAIN, ckpt_prefix=None, **loader,
+                                             collate_fn=DrawCollate(segment_samples, "draw"))
         brain.fit(range(epoch, epoch + 1), train_loader, datasets["val"], valid_loader_kwargs={"batch_size": 1})
         eer = brain.valid_stats["EER"]
         phase, gate, iteration = schedule.phase, schedule.gate, schedule.iteration
