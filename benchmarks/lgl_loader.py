@@ -259,14 +259,14 @@ def main():
             times, start = {"mix": 0.0, "logmel": 0.0}, time.perf_counter()
             batches = [collate([dict(item) for item in items[i:i + args.batch_size]])
                        for i in range(0, n, args.batch_size)]
-            collate = time.perf_counter() - start
+            collate_s = time.perf_counter() - start
             for batch in batches:
                 device_work(batch, logmel, times)
-            record("ours + mix", 1, t + collate + times["mix"], 2 * ours_segment)
-            record("ours + mix + LogMel", 1, t + collate + times["mix"] + times["logmel"], 2 * ours_segment)
+            record("ours + mix", 1, t + collate_s + times["mix"], 2 * ours_segment)
+            record("ours + mix + LogMel", 1, t + collate_s + times["mix"] + times["logmel"], 2 * ours_segment)
             dev["mix"] += times["mix"]
             dev["logmel"] += times["logmel"]
-            dev["collate"] += collate
+            dev["collate"] += collate_s
             dev["batches"] += len(batches)
 
             # DataLoaders
