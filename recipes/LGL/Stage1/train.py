@@ -28,26 +28,22 @@ import speechbrain as sb
 import torch
 from hyperpyyaml import load_hyperpyyaml
 from speechbrain.dataio.dataset import DynamicItemDataset
-from speechbrain.utils.distributed import if_main_process, run_on_main
+from speechbrain.utils.distributed import if_main_process
 
 from corpora.audio import load_audio
 from corpora.manifest import write_json
-from corpora.noise_rir import prepare_noise_rir
-from corpora.voxceleb import prepare_voxceleb
-from lobes import verification
-from lobes.trials import Trials, embedding_matrix, write_scores
 from lobes.wave_augment import DrawCollate, mix
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from lgl_common import EmbeddingBrain, prepare_data, score_test, whole_utterances  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
 
-class ContrastiveBrain(sb.Brain):
-    """TRAIN: (embeddings of view 0, view 2[, view 1]); VALID/TEST: collects {utterance ID: embedding}."""
+class ContrastiveBrain(EmbeddingBrain):
+    """TRAIN: the embeddings of view 0, view 2 (and view 1), NT-Xent (+ the adversarial term)."""
 
-    def compute_forward(self, batch, stage):
-        if stage != sb.Stage.TRAIN:
-            wavs, lengths = batch.sig
-            return self.modules.embedder(wavs.to(self.device), lengths.to(self.device))
+    def train_forward(self, batch):
         segments = batch.segments.data.to(self.device)  # [B, 2, samples]
         views = [(0, 0), (1, 2)] + ([(1, 1)] if self.hparams.adversarial_weight > 0 else [])
         out = []
@@ -57,10 +53,7 @@ class ContrastiveBrain(sb.Brain):
             out.append(self.modules.embedder(wavs))
         return out
 
-    def compute_objectives(self, outputs, batch, stage):
-        if stage != sb.Stage.TRAIN:
-            self.embeddings.update(zip(batch.id, outputs.float().cpu().numpy()))
-            return torch.zeros((), device=self.device)
+    def train_objectives(self, outputs, batch):
         loss, accuracy = self.modules.contrastive(outputs[0], outputs[1])
         self.segments_seen += 2 * outputs[0].shape[0]
         self.stats["contrastive"].append(loss.item())
@@ -105,11 +98,8 @@ class ContrastiveBrain(sb.Brain):
                 time.time() - self.stage_start, 1e-9)
             return
         if stage == sb.Stage.VALID:
-            trials = self.hparams.val_trials
-            scores = verification.cosine_scores(embedding_matrix(self.embeddings, trials.ids), trials.enrol,
-                                                trials.test)
-            eer = verification.eer(scores, trials.labels)
-            min_dcf = verification.min_dcf(scores, trials.labels, p_target=self.hparams.p_target)
+            metrics = self.validation_metrics()
+            eer, min_dcf = metrics["EER"], metrics["minDCF"]
             lr = self.optimizer.param_groups[0]["lr"]
             self.hparams.train_logger.log_stats({"epoch": epoch, "lr": lr}, train_stats=self.train_stats,
                                                 valid_stats={"EER": eer, "minDCF": min_dcf})
@@ -148,35 +138,14 @@ def dataio_prepare(hparams):
         # views: 0 = segment 0 with draw A; 1 = segment 1 with draw A again (new noise crops); 2 = segment 1, draw B
         yield [first, draw.again(first["choice"], samples, rng), draw(samples, rng)]
 
-    @sb.utils.data_pipeline.takes("wav")
-    @sb.utils.data_pipeline.provides("sig")
-    def full_pipeline(wav):
-        return load_audio(wav, rate)
-
     train = DynamicItemDataset.from_csv(hparams["train_csv"])
     if len(train) < hparams["batch_size"]:
         raise ValueError(f"{hparams['train_csv']} has {len(train)} utterances, fewer than one batch "
                          f"({hparams['batch_size']}): lower --batch_size")
     train.add_dynamic_item(train_pipeline)
     train.set_output_keys(["id", "segments", "draws"])
-    datasets = {"train": train}
-    for name in ("val", "test"):
-        data = DynamicItemDataset.from_csv(hparams[f"{name}_csv"])
-        data.add_dynamic_item(full_pipeline)
-        data.set_output_keys(["id", "sig"])
-        datasets[name] = data
-    return datasets
-
-
-def score_test(hparams, embeddings):
-    trials, out = Trials(hparams["test_trials"], hparams["test_csv"]), hparams["output_folder"]
-    scores = verification.cosine_scores(embedding_matrix(embeddings, trials.ids), trials.enrol, trials.test)
-    write_scores(os.path.join(out, "scores_test.txt"), trials, scores)
-    verification.plot_det({"cosine": scores}, trials.labels, os.path.join(out, "det_test.png"),
-                          title="LGL Stage 1 (contrastive): test trials")
-    return {"eer": verification.eer(scores, trials.labels),
-            "min_dcf": verification.min_dcf(scores, trials.labels, p_target=hparams["p_target"]),
-            "test_trials": int(trials.labels.size)}
+    return {"train": train, "val": whole_utterances(hparams["val_csv"], rate),
+            "test": whole_utterances(hparams["test_csv"], rate)}
 
 
 def main(argv):
@@ -184,18 +153,8 @@ def main(argv):
     with open(hparams_file) as fin:
         hparams = load_hyperpyyaml(fin, overrides)
     sb.create_experiment_directory(hparams["output_folder"], hyperparams_to_save=hparams_file, overrides=overrides)
-    run_on_main(prepare_voxceleb, kwargs={"data_folder": hparams["data_folder"],
-                                          "save_folder": hparams["prepare_folder"],
-                                          "vox2_folder": hparams["vox2_folder"], "skip_prep": hparams["skip_prep"]})
-    run_on_main(prepare_noise_rir, kwargs={"data_folder": hparams["noise_rir_data_folder"],
-                                           "save_folder": hparams["noise_rir_folder"],
-                                           "skip_prep": hparams["skip_prep"]})
-    if not os.path.exists(hparams["val_trials"]):
-        raise FileNotFoundError(f"{hparams['val_trials']} not found: checkpoints are selected on validation trials; "
-                                f"put veri_val.txt in {hparams['data_folder']}")
-    hparams["noise_draw"] = hparams["noise_draw"]()  # reads the manifests just prepared
+    prepare_data(hparams)
     datasets = dataio_prepare(hparams)
-    hparams["val_trials"] = Trials(hparams["val_trials"], hparams["val_csv"])
     modules = {"embedder": hparams["embedder"], "contrastive": hparams["contrastive"],
                "adversary": hparams["adversary"]}
     checkpointer = hparams["checkpointer"]
@@ -214,7 +173,7 @@ def main(argv):
     if not if_main_process():
         return
     best = checkpointer.find_checkpoint(min_key="EER")
-    metrics = score_test(hparams, brain.embeddings)
+    metrics = score_test(hparams, brain.embeddings, "LGL Stage 1 (contrastive): test trials")
     metrics.update({"val_eer": float(best.meta["EER"]), "best_epoch": int(best.meta["epoch"]),
                     "epochs": epochs, "train_seconds": train_seconds,
                     "seed": hparams["seed"]})

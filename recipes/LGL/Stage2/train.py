@@ -29,37 +29,29 @@ import speechbrain as sb
 import torch
 from hyperpyyaml import load_hyperpyyaml
 from speechbrain.dataio.dataset import DynamicItemDataset
-from speechbrain.utils.distributed import run_on_main
 from tqdm import tqdm
 
 from corpora.audio import load_audio
 from corpora.manifest import atomic_write, read_csv, write_json
-from corpora.noise_rir import prepare_noise_rir
-from corpora.voxceleb import prepare_voxceleb
-from lobes import verification
 from lobes.kmeans import nmi, spherical_kmeans
 from lobes.loss_gate import LGLSchedule, gated_mean
-from lobes.trials import Trials, embedding_matrix, write_scores
 from lobes.wave_augment import DrawCollate, mix
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from lgl_common import EmbeddingBrain, prepare_data, score_test, whole_utterances  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
 
-class GatedBrain(sb.Brain):
-    """TRAIN: AAM-softmax on cluster labels, averaged over the samples the gate keeps; VALID/TEST: embeddings."""
+class GatedBrain(EmbeddingBrain):
+    """TRAIN: AAM-softmax on cluster labels, averaged over the samples the gate keeps."""
 
-    def compute_forward(self, batch, stage):
-        if stage != sb.Stage.TRAIN:
-            wavs, lengths = batch.sig
-            return self.modules.embedder(wavs.to(self.device), lengths.to(self.device))
+    def train_forward(self, batch):
         segments = batch.segment.data.to(self.device)
         draws = [t.to(self.device, non_blocking=True) for t in batch.draw]  # padded by DrawCollate
         return self.modules.embedder(mix(segments, *draws))
 
-    def compute_objectives(self, outputs, batch, stage):
-        if stage != sb.Stage.TRAIN:
-            self.embeddings.update(zip(batch.id, outputs.float().cpu().numpy()))
-            return torch.zeros((), device=self.device)
+    def train_objectives(self, outputs, batch):
         cosines = self.modules.head(outputs[:, None]).squeeze(1).float()  # [B, clusters]
         labels = batch.label.data[:, 0].to(self.device)
         logits = self.hparams.aam(cosines, torch.nn.functional.one_hot(labels, cosines.shape[-1]).float())
@@ -83,11 +75,7 @@ class GatedBrain(sb.Brain):
         if stage == sb.Stage.TRAIN:
             self.train_stats = {"loss": stage_loss, "kept": float(np.mean(self.kept)) if self.kept else 1.0}
         elif stage == sb.Stage.VALID:
-            trials = self.hparams.val_trials
-            scores = verification.cosine_scores(embedding_matrix(self.embeddings, trials.ids), trials.enrol,
-                                                trials.test)
-            self.valid_stats = {"EER": verification.eer(scores, trials.labels),
-                                "minDCF": verification.min_dcf(scores, trials.labels, p_target=self.hparams.p_target)}
+            self.valid_stats = self.validation_metrics()
 
     def embed_training_set(self, dataset, path):
         """Embeddings `[N, D]` of `dataset` (clean, whole utterances) in its order, cached in `path` (.npy)."""
@@ -150,17 +138,8 @@ def dataio_prepare(hparams, labels=None):
         yield draw(samples, rng)
         yield torch.tensor([labels[uid]])
 
-    @sb.utils.data_pipeline.takes("wav")
-    @sb.utils.data_pipeline.provides("sig")
-    def full_pipeline(wav):
-        return load_audio(wav, rate)
-
-    datasets = {}
-    for name, csv in (("train_full", "train_csv"), ("val", "val_csv"), ("test", "test_csv")):
-        data = DynamicItemDataset.from_csv(hparams[csv])
-        data.add_dynamic_item(full_pipeline)
-        data.set_output_keys(["id", "sig"])
-        datasets[name] = data
+    datasets = {name: whole_utterances(hparams[csv], rate)
+                for name, csv in (("train_full", "train_csv"), ("val", "val_csv"), ("test", "test_csv"))}
     if labels is not None:
         train = DynamicItemDataset.from_csv(hparams["train_csv"])
         train.add_dynamic_item(train_pipeline)
@@ -187,14 +166,7 @@ def main(argv):
     if not os.path.isfile(hparams["stage1_embedder"]):
         raise FileNotFoundError(f"{hparams['stage1_embedder']} not found: run Stage 1 first (recipes/LGL/Stage1), "
                                 "or pass --stage1_embedder <its save/embedder.ckpt>")
-    run_on_main(prepare_voxceleb, kwargs={"data_folder": hparams["data_folder"],
-                                          "save_folder": hparams["prepare_folder"],
-                                          "vox2_folder": hparams["vox2_folder"], "skip_prep": hparams["skip_prep"]})
-    run_on_main(prepare_noise_rir, kwargs={"data_folder": hparams["noise_rir_data_folder"],
-                                           "save_folder": hparams["noise_rir_folder"],
-                                           "skip_prep": hparams["skip_prep"]})
-    hparams["noise_draw"] = hparams["noise_draw"]()
-    hparams["val_trials"] = Trials(hparams["val_trials"], hparams["val_csv"])
+    prepare_data(hparams)
     schedule = LGLSchedule(gates=hparams["gates"], patience=hparams["patience"],
                            max_iterations=hparams["max_iterations"], use_gate=hparams["use_gate"])
     modules = {"embedder": hparams["embedder"], "head": hparams["head"]}
@@ -260,18 +232,12 @@ def main(argv):
     best = checkpointer.find_checkpoint(min_key="EER")
     checkpointer.load_checkpoint(best)
     brain.evaluate(datasets["test"], test_loader_kwargs={"batch_size": 1})  # the test list: once, best val
-    trials = Trials(hparams["test_trials"], hparams["test_csv"])
-    scores = verification.cosine_scores(embedding_matrix(brain.embeddings, trials.ids), trials.enrol, trials.test)
     out = hparams["output_folder"]
-    write_scores(os.path.join(out, "scores_test.txt"), trials, scores)
-    verification.plot_det({"cosine": scores}, trials.labels, os.path.join(out, "det_test.png"),
-                          title=f"LGL Stage 2 ({'loss gate' if hparams['use_gate'] else 'baseline'}): test trials")
-    metrics = {"eer": verification.eer(scores, trials.labels),
-               "min_dcf": verification.min_dcf(scores, trials.labels, p_target=hparams["p_target"]),
-               "test_trials": int(trials.labels.size), "val_eer": float(best.meta["EER"]),
-               "best_epoch": int(best.meta["epoch"]), "best_iteration": int(best.meta["iteration"]),
-               "epochs": epoch, "iterations": schedule.iteration, "train_seconds": train_seconds,
-               "use_gate": hparams["use_gate"], "seed": hparams["seed"]}
+    metrics = score_test(hparams, brain.embeddings,
+                         f"LGL Stage 2 ({'loss gate' if hparams['use_gate'] else 'baseline'}): test trials")
+    metrics.update({"val_eer": float(best.meta["EER"]), "best_epoch": int(best.meta["epoch"]),
+                    "best_iteration": int(best.meta["iteration"]), "epochs": epoch, "iterations": schedule.iteration,
+                    "train_seconds": train_seconds, "use_gate": hparams["use_gate"], "seed": hparams["seed"]})
     write_json(os.path.join(out, "metrics.json"), metrics)
     print(f"Stage 2 ({'LGL' if hparams['use_gate'] else 'baseline'}): test EER {metrics['eer']:.2f} %, minDCF "
           f"{metrics['min_dcf']:.4f} (best validation EER {metrics['val_eer']:.2f} % at epoch {metrics['best_epoch']}, "

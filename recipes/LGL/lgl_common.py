@@ -1,0 +1,81 @@
+"""Glue shared by the two LGL stages: data preparation, whole-utterance datasets, embedding and trial scoring.
+
+Each stage's train.py puts this folder on sys.path and imports from here.
+"""
+
+import os
+
+import speechbrain as sb
+import torch
+from speechbrain.dataio.dataset import DynamicItemDataset
+from speechbrain.utils.distributed import run_on_main
+
+from corpora.audio import load_audio
+from corpora.noise_rir import prepare_noise_rir
+from corpora.voxceleb import prepare_voxceleb
+from lobes import verification
+from lobes.trials import Trials, embedding_matrix, write_scores
+
+
+def prepare_data(hparams):
+    """The VoxCeleb manifests (VoxCeleb1 trials, VoxCeleb2 training utterances) and the noise/RIR manifests;
+    then `hparams["noise_draw"]` is built from the latter and `hparams["val_trials"]` read."""
+    run_on_main(prepare_voxceleb, kwargs={"data_folder": hparams["data_folder"],
+                                          "save_folder": hparams["prepare_folder"],
+                                          "vox2_folder": hparams["vox2_folder"], "skip_prep": hparams["skip_prep"]})
+    run_on_main(prepare_noise_rir, kwargs={"data_folder": hparams["noise_rir_data_folder"],
+                                           "save_folder": hparams["noise_rir_folder"],
+                                           "skip_prep": hparams["skip_prep"]})
+    if not os.path.exists(hparams["val_trials"]):
+        raise FileNotFoundError(f"{hparams['val_trials']} not found: every decision is made on validation trials; "
+                                f"put veri_val.txt in {hparams['data_folder']}")
+    hparams["noise_draw"] = hparams["noise_draw"]()  # reads the manifests just prepared
+    hparams["val_trials"] = Trials(hparams["val_trials"], hparams["val_csv"])
+
+
+def whole_utterances(csv, sample_rate):
+    """Items `id`, `sig` (the whole utterance) of a manifest, for embedding."""
+    @sb.utils.data_pipeline.takes("wav")
+    @sb.utils.data_pipeline.provides("sig")
+    def full_pipeline(wav):
+        return load_audio(wav, sample_rate)
+
+    data = DynamicItemDataset.from_csv(csv)
+    data.add_dynamic_item(full_pipeline)
+    data.set_output_keys(["id", "sig"])
+    return data
+
+
+class EmbeddingBrain(sb.Brain):
+    """VALID/TEST stages embed whole utterances one at a time into `self.embeddings` ({ID: vector});
+    `validation_metrics()` scores the validation trials with them. Subclasses define the TRAIN stage in
+    `train_forward` / `train_objectives`."""
+
+    def compute_forward(self, batch, stage):
+        if stage == sb.Stage.TRAIN:
+            return self.train_forward(batch)
+        wavs, lengths = batch.sig
+        return self.modules.embedder(wavs.to(self.device), lengths.to(self.device))
+
+    def compute_objectives(self, outputs, batch, stage):
+        if stage == sb.Stage.TRAIN:
+            return self.train_objectives(outputs, batch)
+        self.embeddings.update(zip(batch.id, outputs.float().cpu().numpy()))
+        return torch.zeros((), device=self.device)
+
+    def validation_metrics(self):
+        trials = self.hparams.val_trials
+        scores = verification.cosine_scores(embedding_matrix(self.embeddings, trials.ids), trials.enrol, trials.test)
+        return {"EER": verification.eer(scores, trials.labels),
+                "minDCF": verification.min_dcf(scores, trials.labels, p_target=self.hparams.p_target)}
+
+
+def score_test(hparams, embeddings, title):
+    """The test trials scored once (cosine): scores_test.txt, det_test.png; returns eer, min_dcf, test_trials."""
+    trials, out = Trials(hparams["test_trials"], hparams["test_csv"]), hparams["output_folder"]
+    scores = verification.cosine_scores(embedding_matrix(embeddings, trials.ids), trials.enrol, trials.test)
+    write_scores(os.path.join(out, "scores_test.txt"), trials, scores)
+    verification.plot_det({"cosine": scores}, trials.labels, os.path.join(out, "det_test.png"), title=title)
+    return {"eer": verification.eer(scores, trials.labels),
+            "min_dcf": verification.min_dcf(scores, trials.labels, p_target=hparams["p_target"]),
+            "test_trials": int(trials.labels.size)}
