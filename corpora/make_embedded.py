@@ -84,13 +84,20 @@ def _init_worker():
 
 
 def _check_tts():
-    """Starts the speech engine once here: a pool whose initializer fails respawns its workers forever."""
+    """Checks here that the speech engine can be found: a pool whose initializer fails respawns its workers
+    forever. (Only found, not started: an engine started in this process would be inherited by the workers
+    and change what they render.)"""
     try:
-        _init_worker()
-    except (ImportError, OSError) as error:
+        import espeakng_loader
+
+        library = espeakng_loader.get_library_path()
+    except ImportError as error:
         raise RuntimeError(f"the embedded corpus speaks with eSpeak NG through the espeakng-loader package, which "
                            f"failed to load ({error}); install the pinned requirements.txt "
                            "(pip install -r requirements.txt)") from error
+    if not os.path.exists(library):
+        raise RuntimeError(f"espeakng-loader names {library}, which does not exist; reinstall espeakng-loader "
+                           "(pip install --force-reinstall -r requirements.txt)")
 
 
 def _meta_path(root, job):
