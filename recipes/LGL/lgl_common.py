@@ -63,6 +63,14 @@ class EmbeddingBrain(sb.Brain):
         self.embeddings.update(zip(batch.id, outputs.float().cpu().numpy()))
         return torch.zeros((), device=self.device)
 
+    def on_evaluate_start(self, max_key=None, min_key=None):
+        """The test list is scored with the checkpoint of the best validation EER, never the latest:
+        `self.scored_checkpoint` is the one loaded."""
+        if min_key != "EER":
+            raise ValueError("evaluate(..., min_key='EER'): the test trials are scored with the best validation "
+                             "checkpoint")
+        self.scored_checkpoint = self.checkpointer.recover_if_possible(min_key=min_key)
+
     def validation_metrics(self):
         trials = self.hparams.val_trials
         scores = verification.cosine_scores(embedding_matrix(self.embeddings, trials.ids), trials.enrol, trials.test)

@@ -56,7 +56,7 @@ def test_stage1_trains_scores_the_test_list_once_and_resumes(tiny_corpus, tmp_pa
     with open(out / "metrics.json") as f:
         metrics = json.load(f)
     val = [float(v) for v in re.findall(r"val EER ([0-9.]+)", "\n".join(scores))]
-    assert metrics["val_eer"] == pytest.approx(min(val), abs=0.01) and val[metrics["best_epoch"] - 1] == min(val)
+    assert metrics["val_eer"] == pytest.approx(min(val), abs=0.01) and val[metrics["scored_epoch"] - 1] == min(val)
     assert metrics["epochs"] == 2  # trained, whichever epoch was best
     trials = [t for t in (root / "VoxCeleb" / "vox1" / "veri_test2.txt").read_text().splitlines() if t.strip()]
     assert metrics["test_trials"] == len(trials) == len((out / "scores_test.txt").read_text().splitlines())

@@ -172,9 +172,9 @@ def main(argv):
     brain.evaluate(datasets["test"], min_key="EER", test_loader_kwargs={"batch_size": 1})  # test: once, best val
     if not if_main_process():
         return
-    best = checkpointer.find_checkpoint(min_key="EER")
+    best = brain.scored_checkpoint
     metrics = score_test(hparams, brain.embeddings, "LGL Stage 1 (contrastive): test trials")
-    metrics.update({"val_eer": float(best.meta["EER"]), "best_epoch": int(best.meta["epoch"]),
+    metrics.update({"val_eer": float(best.meta["EER"]), "scored_epoch": int(best.meta["epoch"]),
                     "epochs": epochs, "train_seconds": train_seconds,
                     "seed": hparams["seed"]})
     write_json(os.path.join(hparams["output_folder"], "metrics.json"), metrics)
@@ -182,7 +182,7 @@ def main(argv):
     torch.save(hparams["embedder"].state_dict(), export + ".part")  # the best checkpoint's weights (loaded above)
     os.replace(export + ".part", export)
     print(f"Stage 1: test EER {metrics['eer']:.2f} %, minDCF {metrics['min_dcf']:.4f} (best validation EER "
-          f"{metrics['val_eer']:.2f} % at epoch {metrics['best_epoch']}); embedder for Stage 2: {export}")
+          f"{metrics['val_eer']:.2f} % at epoch {metrics['scored_epoch']}); embedder for Stage 2: {export}")
 
 
 if __name__ == "__main__":

@@ -215,11 +215,10 @@ def main(argv):
                     f"minDCF {brain.valid_stats['minDCF']:.4f}, next {action}\n")
         meta = {"EER": eer, "epoch": epoch, "iteration": iteration, "tag": f"epoch {epoch}",
                 "schedule": json.dumps(schedule.state_dict())}
-        current = schedule.iteration if action != "recluster" else iteration
+        best_tag = schedule.best_tag  # the schedule's own choice among ties, not the checkpointer's
         checkpointer.save_and_keep_only(  # the latest, the best overall and the best of this iteration
             meta=meta, num_to_keep=1, keep_recent=True, importance_keys=[
-                lambda c: -c.meta["EER"],
-                lambda c: -c.meta["EER"] if c.meta["iteration"] == current else -float("inf")])
+                lambda c: -c.meta["EER"], lambda c: c.meta["tag"] == best_tag])
         if action in ("gated", "recluster"):  # from the best model of this iteration
             best = checkpointer.find_checkpoint(ckpt_predicate=lambda c: c.meta["tag"] == schedule.best_tag)
             state = dict(schedule.state_dict())
@@ -229,18 +228,17 @@ def main(argv):
             labels = None
     train_seconds = time.time() - start_time
 
-    best = checkpointer.find_checkpoint(min_key="EER")
-    checkpointer.load_checkpoint(best)
-    brain.evaluate(datasets["test"], test_loader_kwargs={"batch_size": 1})  # the test list: once, best val
+    brain.evaluate(datasets["test"], min_key="EER", test_loader_kwargs={"batch_size": 1})  # once, best val
+    best = brain.scored_checkpoint
     out = hparams["output_folder"]
     metrics = score_test(hparams, brain.embeddings,
                          f"LGL Stage 2 ({'loss gate' if hparams['use_gate'] else 'baseline'}): test trials")
-    metrics.update({"val_eer": float(best.meta["EER"]), "best_epoch": int(best.meta["epoch"]),
+    metrics.update({"val_eer": float(best.meta["EER"]), "scored_epoch": int(best.meta["epoch"]),
                     "best_iteration": int(best.meta["iteration"]), "epochs": epoch, "iterations": schedule.iteration,
                     "train_seconds": train_seconds, "use_gate": hparams["use_gate"], "seed": hparams["seed"]})
     write_json(os.path.join(out, "metrics.json"), metrics)
     print(f"Stage 2 ({'LGL' if hparams['use_gate'] else 'baseline'}): test EER {metrics['eer']:.2f} %, minDCF "
-          f"{metrics['min_dcf']:.4f} (best validation EER {metrics['val_eer']:.2f} % at epoch {metrics['best_epoch']}, "
+          f"{metrics['min_dcf']:.4f} (best validation EER {metrics['val_eer']:.2f} % at epoch {metrics['scored_epoch']}, "
           f"iteration {metrics['best_iteration']}); outputs in {out}")
 
 
