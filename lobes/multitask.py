@@ -30,6 +30,9 @@ class WorkerConfigError(ValueError):
     """A worker of `workers_config` cannot be built as written."""
 
 
+ENTRY_KEYS = {"model", "labeller", "optimizer", "loss", "weight"}
+
+
 @dataclass
 class Worker:
     name: str
@@ -56,6 +59,10 @@ def build_workers(workers_config, hparams=None, default_optimizer=None):
             if name in workers:
                 raise WorkerConfigError(f"worker {name!r} is listed twice in workers_config")
             entry = dict(entry or {})
+            misspelled = set(entry) - ENTRY_KEYS
+            if misspelled:  # a misspelled key (`wieght:`, `labeler:`) would otherwise be ignored silently
+                raise WorkerConfigError(f"worker {name!r} (workers_config.{section}) has unknown keys "
+                                        f"{sorted(misspelled)}; an entry takes {sorted(ENTRY_KEYS)}")
             parts = {}
             for part in ("model", "labeller"):
                 value = entry.get(part, hparams.get(f"{name}_{part}"))

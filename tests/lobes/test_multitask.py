@@ -79,6 +79,10 @@ def test_build_workers_names_the_missing_or_inconsistent_key():
         build_workers({"classifier": {"lim": entry(Classifier(32, 2), get_labeller("lim"))}})
     with pytest.raises(WorkerConfigError, match="expected 'regressor' and/or 'classifier'"):
         build_workers({"regresor": {}})
+    # a misspelled key in an entry would leave the weight at 1.0 (or the labeller to a fallback) without a word
+    misspelled = {k: v for k, v in entry(Regressor(32, 20), f0).items() if k != "weight"}
+    with pytest.raises(WorkerConfigError, match=r"unknown keys \['wieght'\].*'weight'"):
+        build_workers({"regressor": {"mfcc": {**misspelled, "wieght": 0.1}}})
 
 
 def test_every_worker_loss_decreases_on_a_fixed_batch(tmp_path):
