@@ -152,10 +152,30 @@ def prepare_splits(name, data_folder, save_folder, splits, read_split, fields, v
     save_options(save_folder, name, options)
 
 
+MANIFEST_COLUMNS = ("ID", "duration", "wav")
+
+
 def read_csv(path):
-    """Rows of a manifest as dicts (the reverse of `write_csv`, duration as float)."""
+    """Rows of a manifest as dicts (the reverse of `write_csv`, duration as float). A manifest without the
+    ID, duration and wav columns, with a duration that is not a number, or with an ID twice is refused with
+    its path and what is wrong (a repeated ID would count an utterance twice, or overwrite its outputs)."""
     with open(path, newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
-    for row in rows:
-        row["duration"] = float(row["duration"])
+        reader = csv.DictReader(f)
+        rows = list(reader)
+        columns = reader.fieldnames or []
+    missing = [c for c in MANIFEST_COLUMNS if c not in columns]
+    if missing:
+        raise ValueError(f"{path}: a manifest needs the columns {list(MANIFEST_COLUMNS)}; it has {columns}, "
+                         f"missing {missing} (write it with corpora.manifest.write_csv, or a prepare function)")
+    seen = set()
+    for line, row in enumerate(rows, start=2):
+        try:
+            row["duration"] = float(row["duration"])
+        except (TypeError, ValueError):
+            raise ValueError(f"{path}, line {line}: duration {row['duration']!r} of {row['ID']!r} is not a number "
+                             "of seconds") from None
+        if row["ID"] in seen:
+            raise ValueError(f"{path}, line {line}: ID {row['ID']!r} is there twice; IDs must be unique "
+                             "(prepare the manifest again)")
+        seen.add(row["ID"])
     return rows

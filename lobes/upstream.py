@@ -139,7 +139,11 @@ def load_encoder_folder(folder, pretrained=True, seed=0):
     if not os.path.isfile(ckpt):
         raise UpstreamError(f"{ckpt} not found: the folder has hyperparams.yaml but no weights")
     # The Pretrainer only warns about missing or unexpected keys: check them first.
-    stored = torch.load(ckpt, map_location="cpu", weights_only=True)
+    try:
+        stored = torch.load(ckpt, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch's unpickler errors name neither the file nor the fix
+        raise UpstreamError(f"{ckpt} cannot be read ({type(error).__name__}: {error}); the file is damaged or "
+                            "not a state dict: copy or export the folder again") from error
     expected = encoder.state_dict()
     missing, unexpected = sorted(set(expected) - set(stored)), sorted(set(stored) - set(expected))
     wrong = sorted(k for k in set(expected) & set(stored) if expected[k].shape != stored[k].shape)

@@ -109,6 +109,10 @@ def test_wrong_encoder_folders_are_named(exported, tmp_path):
     (mixed / "encoder.ckpt").write_bytes(open(os.path.join(pase_folder, "encoder.ckpt"), "rb").read())
     with pytest.raises(UpstreamError, match=r"mixed/encoder.ckpt does not match.*missing keys \['crdnn"):
         load_upstream(f"pretrained:{mixed}")
+    whole = open(os.path.join(crdnn_folder, "encoder.ckpt"), "rb").read()
+    (mixed / "encoder.ckpt").write_bytes(whole[: len(whole) // 2])  # a copy cut short
+    with pytest.raises(UpstreamError, match=r"mixed/encoder.ckpt cannot be read.*export the folder again"):
+        load_upstream(f"pretrained:{mixed}")
     with pytest.raises(UpstreamError, match="unknown encoder spec 'pretrained'.*fbank, mfcc"):
         load_upstream("pretrained")
     with pytest.raises(UpstreamError, match="config.json not found"):
