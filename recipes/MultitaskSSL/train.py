@@ -225,9 +225,11 @@ def load_fragment(path, inputs):
 
 def build_all_workers(hparams):
     """`workers_config` plus, when `selection_fragment` is set, the selection recipe's workers."""
-    workers = build_workers(hparams["workers_config"], hparams)
+    default = hparams.get("worker_optimizer")  # entries without `optimizer:` (Adam at worker_lr_start in the YAMLs)
+    workers = build_workers(hparams["workers_config"], hparams, default_optimizer=default)
     if hparams.get("selection_fragment"):
-        more = build_workers(load_fragment(hparams["selection_fragment"], hparams["selection_inputs"]), hparams)
+        more = build_workers(load_fragment(hparams["selection_fragment"], hparams["selection_inputs"]), hparams,
+                             default_optimizer=default)
         clash = set(more) & set(workers)
         if clash:
             raise WorkerConfigError(f"workers {sorted(clash)} are in workers_config and in "

@@ -273,12 +273,8 @@ workers_config:
                 lr: 0.001
     regressor:
         f0:
-            model: !ref <f0_model>
-            labeller: !ref <f0_labeller>
-            optimizer: !name:torch.optim.Adam
-                lr: 0.001
             weight: 0.5
-""")
+""")  # the shortest addition: {worker}_model, {worker}_labeller and an entry (the YAML's worker_optimizer)
     # a YAML outside the recipe's hparams/ points its !include: at the shared fragment from where it is
     shared = os.path.abspath(os.path.join(RECIPE, "..", "..", "hparams"))
     text = text.replace("!include:../../../hparams/", f"!include:{shared}/")
