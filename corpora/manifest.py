@@ -155,6 +155,17 @@ def prepare_splits(name, data_folder, save_folder, splits, read_split, fields, v
 MANIFEST_COLUMNS = ("ID", "duration", "wav")
 
 
+def check_audio_files(*paths):
+    """Before any training: every `wav` of the manifests `paths` exists (a validation file missing would otherwise
+    stop a run after a whole training epoch). Raises FileNotFoundError naming the manifest, how many files are
+    missing and the first ones."""
+    for path in paths:
+        missing = [row["wav"] for row in read_csv(path) if not os.path.isfile(row["wav"])]
+        if missing:
+            raise FileNotFoundError(f"{path}: {len(missing)} audio files do not exist, e.g. {missing[:3]}; restore "
+                                    "them or prepare the manifest again (delete it, or its prepare folder)")
+
+
 def read_csv(path):
     """Rows of a manifest as dicts (the reverse of `write_csv`, duration as float). A manifest without the
     ID, duration and wav columns, with a duration that is not a number, or with an ID twice is refused with

@@ -11,6 +11,7 @@ from speechbrain.dataio.dataset import DynamicItemDataset
 from speechbrain.utils.distributed import run_on_main
 
 from corpora.audio import load_audio
+from corpora.manifest import check_audio_files
 from corpora.noise_rir import prepare_noise_rir
 from corpora.voxceleb import prepare_voxceleb
 from lobes import verification
@@ -29,6 +30,7 @@ def prepare_data(hparams):
     if not os.path.exists(hparams["val_trials"]):
         raise FileNotFoundError(f"{hparams['val_trials']} not found: every decision is made on validation trials; "
                                 f"put veri_val.txt in {hparams['data_folder']}")
+    check_audio_files(hparams["train_csv"], hparams["val_csv"], hparams["test_csv"])
     hparams["noise_draw"] = hparams["noise_draw"]()  # reads the manifests just prepared
     hparams["val_trials"] = Trials(hparams["val_trials"], hparams["val_csv"])
 

@@ -26,6 +26,7 @@ from speechbrain.dataio.dataset import DynamicItemDataset
 from speechbrain.utils.distributed import if_main_process, run_on_main
 
 from corpora.audio import load_audio
+from corpora.manifest import check_audio_files
 from labellers.base import LabelBatch
 from labellers.lld_torch import HOP as LLD_HOP
 from lobes.multitask import (WorkerConfigError, WorkerHeads, build_workers, label_context, label_fetchers,
@@ -249,6 +250,7 @@ def main(argv):
         run_on_main(hparams["prepare"])
         if hparams.get("wav_augment") is not None and hparams.get("prepare_noise_rir") is not None:
             run_on_main(hparams["prepare_noise_rir"])  # the noise and RIR manifests the augmentation reads
+    check_audio_files(hparams["train_csv"], hparams["valid_csv"])
     datasets = dataio_prepare(hparams, label_context(workers), label_fetchers(workers))
 
     encoder = hparams["encoder_config"]["model"]

@@ -2,7 +2,7 @@
 
 import pytest
 
-from corpora.manifest import read_csv, write_csv
+from corpora.manifest import check_audio_files, read_csv, write_csv
 
 
 def test_a_manifest_round_trips(tmp_path):
@@ -22,3 +22,14 @@ def test_a_malformed_manifest_is_named(tmp_path, text, message):
     (tmp_path / "m.csv").write_text(text)
     with pytest.raises(ValueError, match=message):
         read_csv(tmp_path / "m.csv")
+
+
+def test_missing_audio_files_are_found_before_training(tmp_path):
+    present = tmp_path / "a.wav"
+    present.write_bytes(b"RIFF")
+    rows = [{"ID": "a", "duration": 1.0, "wav": str(present)}, {"ID": "b", "duration": 1.0, "wav": str(tmp_path / "b.wav")}]
+    write_csv(tmp_path / "ok.csv", rows[:1])
+    write_csv(tmp_path / "valid.csv", rows)
+    check_audio_files(tmp_path / "ok.csv")
+    with pytest.raises(FileNotFoundError, match=r"valid\.csv: 1 audio files do not exist, e\.g\. \['.*b\.wav'\]"):
+        check_audio_files(tmp_path / "ok.csv", tmp_path / "valid.csv")

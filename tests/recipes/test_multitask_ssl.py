@@ -299,6 +299,18 @@ def test_a_missing_selection_fragment_is_named(tiny_cv, tmp_path):
         done.stdout + done.stderr
 
 
+def test_a_missing_validation_file_stops_the_run_before_training(tiny_cv, tmp_path):
+    base, args = tiny_cv
+    from corpora.manifest import read_csv, write_csv
+    rows = read_csv(base / "prep" / "dev.csv")
+    rows[1]["wav"] = str(tmp_path / "gone.mp3")
+    write_csv(tmp_path / "dev.csv", rows, [k for k in rows[0] if k not in ("ID", "duration", "wav")])
+    done = _train(ALPHARATIO, tmp_path / "run", args, "--valid_csv", tmp_path / "dev.csv", check=False)
+    assert done.returncode != 0 and "dev.csv: 1 audio files do not exist" in done.stdout + done.stderr
+    log = tmp_path / "run" / "train_log.txt"
+    assert not log.exists() or "epoch: 1" not in log.read_text()  # no epoch was spent first
+
+
 def test_a_fragment_from_before_the_online_backend(tiny_cv, tmp_path):
     """An older fragment (no lld_backend input) still loads with stored tracks; asked for online, it is named."""
     load_fragment = _from_recipe("train", "load_fragment")
