@@ -8,7 +8,7 @@ are partly wrong; the loss gate trains only on the samples whose classification 
 2. train: the classifier, restarted from the Stage-1 encoder, without gate, until the validation EER has not
    improved for `patience` evaluations;
 3. gated: from the best model of step 2, with the gate `gates[iteration]`, again until `patience` evaluations
-   bring no improvement; then the next iteration clusters with the best model.
+   bring no improvement; then the next iteration clusters with the best model of this one.
 
 `use_gate: False` is the baseline: the same schedule without step 3. Every decision reads the validation
 EER; the state is a plain dict, checkpointed with the models so that a killed run resumes in its phase.
@@ -43,7 +43,7 @@ def gated_mean(losses, gate):
     carries a graph (so the step is a no-op rather than a NaN)."""
     keep = gate_mask(losses.detach(), gate)
     kept = keep.sum()
-    loss = (losses * keep).sum() / kept.clamp(min=1)
+    loss = torch.where(keep, losses, torch.zeros_like(losses)).sum() / kept.clamp(min=1)  # an inf left out stays out
     return loss, float(kept) / max(losses.numel(), 1)
 
 
@@ -52,7 +52,7 @@ class LGLSchedule:
 
     - "continue": go on training in the same phase;
     - "gated": load the best model of this iteration and train on with `gate`;
-    - "recluster": load the best model so far, cluster again (phase "cluster");
+    - "recluster": load the best model of this iteration, cluster again (phase "cluster");
     - "stop": the last iteration has ended.
     """
 

@@ -61,12 +61,13 @@ class ContrastiveLoss(torch.nn.Module):
 
     def forward(self, first, second):
         """NT-Xent of two views `[B, D]`: (loss, accuracy of picking the other view among the 2B - 1)."""
-        x = torch.nn.functional.normalize(torch.cat([first, second]).float(), dim=-1)
-        logits = self.w * (x @ x.T) + self.b
-        n = first.shape[0]
-        logits = logits.masked_fill(torch.eye(2 * n, dtype=torch.bool, device=x.device), float("-inf"))
-        target = torch.cat([torch.arange(n, 2 * n), torch.arange(n)]).to(x.device)
-        loss = torch.nn.functional.cross_entropy(logits, target)
+        with torch.autocast(first.device.type, enabled=False):  # float32 similarities under a bf16/fp16 step
+            x = torch.nn.functional.normalize(torch.cat([first, second]).float(), dim=-1)
+            logits = self.w * (x @ x.T) + self.b
+            n = first.shape[0]
+            logits = logits.masked_fill(torch.eye(2 * n, dtype=torch.bool, device=x.device), float("-inf"))
+            target = torch.cat([torch.arange(n, 2 * n), torch.arange(n)]).to(x.device)
+            loss = torch.nn.functional.cross_entropy(logits, target)
         accuracy = (logits.argmax(-1) == target).float().mean()
         return loss, accuracy
 
@@ -100,8 +101,10 @@ class AugmentationAdversary(torch.nn.Module):
     def _loss(self, anchor, same, other):
         pairs = torch.cat([torch.cat([anchor, same], 1), torch.cat([anchor, other], 1)]).float()
         labels = torch.cat([torch.ones(len(anchor)), torch.zeros(len(anchor))]).long().to(pairs.device)
-        logits = self.net(pairs)
-        return torch.nn.functional.cross_entropy(logits, labels), (logits.argmax(-1) == labels).float().mean()
+        with torch.autocast(pairs.device.type, enabled=False):  # float32, as its own optimizer steps it
+            logits = self.net(pairs)
+            loss = torch.nn.functional.cross_entropy(logits, labels)
+        return loss, (logits.argmax(-1) == labels).float().mean()
 
     def discriminator_loss(self, anchor, same, other):
         """The discriminator's own objective, on detached embeddings: (loss, accuracy)."""

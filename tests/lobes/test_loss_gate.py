@@ -169,3 +169,11 @@ def test_the_torch_backend_finds_the_same_planted_speakers():
     assert nmi(by_torch, speakers) > 0.999 and nmi(by_torch, by_faiss) > 0.999
     with pytest.raises(ValueError, match="unknown k-means backend"):
         spherical_kmeans(points, 10, backend="sklearn")
+
+
+def test_a_sample_left_out_with_an_infinite_loss_does_not_poison_the_mean():
+    losses = torch.tensor([0.5, float("inf"), 0.7], requires_grad=True)
+    loss, kept = gated_mean(losses, 1.0)
+    assert loss.item() == pytest.approx(0.6) and kept == pytest.approx(2 / 3)
+    loss.backward()
+    assert torch.isfinite(losses.grad).all()

@@ -20,7 +20,7 @@ def _run(stage, args):
     done = subprocess.run([sys.executable, "train.py", *args], cwd=os.path.join(ROOT, stage), capture_output=True,
                           text=True, env=env)
     assert done.returncode == 0, (done.stdout[-3000:], done.stderr[-3000:])
-    return done.stdout
+    return done.stdout + done.stderr
 
 
 def _data_args(root, prep):
@@ -37,11 +37,12 @@ def stage1(tiny_corpus, tmp_path_factory):
     return root, base, base / "stage1" / "save" / "embedder.ckpt"
 
 
-def _stage2(stage1, yaml, out, max_epochs, *extra):
+def _stage2(stage1, yaml, out, max_epochs, *extra, clusters=6):
     root, base, embedder = stage1
     return _run("Stage2", [f"hparams/{yaml}", "--output_folder", str(out), "--stage1_embedder", str(embedder),
                            "--max_epochs", str(max_epochs), "--patience", "1", "--max_iterations", "2",
-                           "--gates", "[3.0, 5.0]", "--n_clusters", "6", "--batch_size", "8", "--segment_seconds",
+                           "--gates", "[3.0, 5.0]", "--n_clusters", str(clusters), "--batch_size", "8",
+                           "--segment_seconds",
                            "1.0", *TINY, *_data_args(root, base / "prep"), *extra])
 
 
@@ -62,8 +63,9 @@ def _follows(previous, line):
 def test_lgl_resumes_its_schedule_after_a_kill_in_every_phase(stage1, tmp_path):
     out = tmp_path / "lgl"
     seen_phases = set()
+    outputs = {}
     for stop in range(1, 9):  # one epoch per process: each run ends (as if killed) after one more epoch
-        _stage2(stage1, "lgl.yaml", out, stop)
+        outputs[stop] = _stage2(stage1, "lgl.yaml", out, stop)
         lines = _lines(out)
         assert [int(line[0]) for line in lines] == list(range(1, len(lines) + 1))
         seen_phases.add(lines[-1][2] if lines[-1][6] == "continue" else lines[-1][6])
@@ -74,7 +76,17 @@ def test_lgl_resumes_its_schedule_after_a_kill_in_every_phase(stage1, tmp_path):
     assert lines[0][1:3] == ("0", "train") and all(_follows(a, b) for a, b in zip(lines, lines[1:]))
     for line in lines:  # the gate: none in training phases, the iteration's own in gated ones
         gate = {"train": "None", "gated": ("3.0", "5.0")[int(line[1])]}[line[2]]
-        assert line[3] == gate and (float(line[4]) == 1.0 if line[2] == "train" else float(line[4]) <= 1.0)
+        assert line[3] == gate and (float(line[4]) == 1.0 if line[2] == "train" else True)
+    # every run ended after one epoch: the run after a phase change resumed from the saved state and, before its
+    # first epoch, went back to the best checkpoint of the iteration, as an uninterrupted run does
+    for k, line in enumerate(lines):
+        if line[6] in ("gated", "recluster") and int(line[0]) + 1 in outputs:
+            so_far = [other for other in lines[:k + 1] if other[1] == line[1]]
+            lowest = min(float(other[5]) for other in so_far)
+            best = {other[0] for other in so_far if float(other[5]) == lowest}  # (EERs printed to 2 decimals)
+            resumed = re.findall(r"continuing from the iteration's best checkpoint \(epoch (\d+)\)",
+                                 outputs[int(line[0]) + 1])
+            assert resumed and resumed[0] in best, (line, resumed)
     clusters = (out / "clusters.txt").read_text().splitlines()
     assert len(clusters) == 1 + sum(line[6] == "recluster" for line in lines[:-1])  # one clustering per iteration
     assert all(re.search(r"NMI 0\.\d+|NMI 1\.0", c) for c in clusters)
@@ -90,7 +102,7 @@ def test_lgl_resumes_its_schedule_after_a_kill_in_every_phase(stage1, tmp_path):
 def test_a_kill_mid_clustering_reuses_the_embeddings(stage1, tmp_path):
     out = tmp_path / "mid"
     _stage2(stage1, "lgl.yaml", out, 1)
-    embeddings, labels = out / "clusters" / "embeddings_0.npy", out / "clusters" / "labels_0.json"
+    (embeddings,), (labels,) = (out / "clusters").glob("embeddings_0_*.npy"), (out / "clusters").glob("labels_0_*.json")
     stamp = os.path.getmtime(embeddings)
     labels.unlink()  # as if killed between the embeddings and the k-means
     (out / "score.txt").unlink()
@@ -100,6 +112,11 @@ def test_a_kill_mid_clustering_reuses_the_embeddings(stage1, tmp_path):
     _stage2(stage1, "lgl.yaml", out, 1)
     assert os.path.getmtime(embeddings) == stamp and labels.exists()
     assert [line[0] for line in _lines(out)] == ["1"]
+    # another cluster count (or Stage-1 model) clusters afresh instead of reusing these files
+    shutil.rmtree(out / "save")
+    (out / "score.txt").unlink()
+    _stage2(stage1, "lgl.yaml", out, 1, clusters=5)
+    assert len(list((out / "clusters").glob("labels_0_*.json"))) == 2
 
 
 def test_the_baseline_never_gates(stage1, tmp_path):

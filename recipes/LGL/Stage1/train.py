@@ -4,7 +4,7 @@
     python train.py hparams/contrastive.yaml
     python train.py hparams/contrastive.yaml --device cuda:0 --precision bf16 --data_folder /data/voxceleb1 \
         --train_csv /exp/prepared/vox2_train.csv --noise_rir_data_folder /data
-    python train.py hparams/contrastive.yaml --frontend "pretrained:/exp/multitask_ssl/selected/save/pretrained_encoder"
+    python train.py hparams/contrastive.yaml --frontend_spec "pretrained:/exp/multitask_ssl/selected/save/pretrained_encoder"
 
 Each training item is one utterance of `train_csv` (its speaker is never read): two non-overlapping
 random segments, each corrupted by its own draw of reverberation and/or noise (lobes.wave_augment: read
@@ -59,7 +59,7 @@ class ContrastiveBrain(EmbeddingBrain):
         self.stats["contrastive"].append(loss.item())
         self.stats["accuracy"].append(accuracy.item())
         if len(outputs) == 3:
-            adversarial = self.modules.adversary.encoder_loss(outputs[0], outputs[2], outputs[1])
+            adversarial = self.hparams.adversary.encoder_loss(outputs[0], outputs[2], outputs[1])  # unwrapped (DDP)
             self.stats["adversarial"].append(adversarial.item())
             loss = loss + self.hparams.adversarial_weight * adversarial
         return loss
@@ -67,7 +67,7 @@ class ContrastiveBrain(EmbeddingBrain):
     def on_fit_batch_end(self, batch, outputs, loss, should_step):
         """The discriminator's own step, on the detached embeddings of the three views."""
         if len(outputs) == 3 and should_step:
-            d_loss, d_accuracy = self.modules.adversary.discriminator_loss(outputs[0], outputs[2], outputs[1])
+            d_loss, d_accuracy = self.hparams.adversary.discriminator_loss(outputs[0], outputs[2], outputs[1])
             self.disc_optimizer.zero_grad(set_to_none=True)
             d_loss.backward()
             self.disc_optimizer.step()

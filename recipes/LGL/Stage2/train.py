@@ -5,7 +5,7 @@
     python train.py hparams/baseline.yaml ...      # the same schedule without the gate
 
 Per iteration (lobes.loss_gate.LGLSchedule; at most `max_iterations`):
-  cluster  embed every training utterance (clean, whole) with the best model so far (Stage 1's at first),
+  cluster  embed every training utterance (clean, whole) with the best model of the last iteration (Stage 1's at first),
            spherical k-means into `n_clusters` (lobes.kmeans) -> labels; NMI against the true speakers is
            logged when the manifest has them (never used for a decision);
   train    the Stage-1 embedder and a fresh cosine head, AAM-softmax on 3 s augmented segments, until the
@@ -18,6 +18,7 @@ with the checkpoint of the best validation EER. The schedule's state rides in ea
 clustering writes its embeddings and labels to files: a run killed in any phase resumes there.
 """
 
+import hashlib
 import json
 import logging
 import os
@@ -52,10 +53,11 @@ class GatedBrain(EmbeddingBrain):
         return self.modules.embedder(mix(segments, *draws))
 
     def train_objectives(self, outputs, batch):
-        cosines = self.modules.head(outputs[:, None]).squeeze(1).float()  # [B, clusters]
         labels = batch.label.data[:, 0].to(self.device)
-        logits = self.hparams.aam(cosines, torch.nn.functional.one_hot(labels, cosines.shape[-1]).float())
-        losses = torch.nn.functional.cross_entropy(logits, labels, reduction="none")
+        with torch.autocast(self.device_type, enabled=False):  # the gate compares these losses: float32
+            cosines = self.modules.head(outputs.float()[:, None]).squeeze(1)  # [B, clusters]
+            logits = self.hparams.aam(cosines, torch.nn.functional.one_hot(labels, cosines.shape[-1]).float())
+            losses = torch.nn.functional.cross_entropy(logits, labels, reduction="none")
         loss, kept = gated_mean(losses, self.schedule.gate)
         self.kept.append(kept)
         return loss
@@ -98,13 +100,17 @@ def cluster(brain, hparams, datasets, iteration):
     resumes mid-clustering."""
     folder = os.path.join(hparams["output_folder"], "clusters")
     os.makedirs(folder, exist_ok=True)
-    labels_file = os.path.join(folder, f"labels_{iteration}.json")
+    # files named after what decides them: another Stage-1 model or cluster count never reuses stale ones
+    source = os.stat(hparams["stage1_embedder"])
+    key = hashlib.sha1(json.dumps([os.path.abspath(hparams["stage1_embedder"]), source.st_size, source.st_mtime_ns,
+                                   hparams["n_clusters"], hparams["seed"]]).encode()).hexdigest()[:10]
+    labels_file = os.path.join(folder, f"labels_{iteration}_{key}.json")
     if os.path.exists(labels_file):
         with open(labels_file) as f:
             return json.load(f)
     full = datasets["train_full"]
     start = time.time()
-    embeddings = brain.embed_training_set(full, os.path.join(folder, f"embeddings_{iteration}.npy"))
+    embeddings = brain.embed_training_set(full, os.path.join(folder, f"embeddings_{iteration}_{key}.npy"))
     labels = spherical_kmeans(embeddings, hparams["n_clusters"], niter=hparams["kmeans_iterations"],
                               seed=hparams["seed"] + iteration)
     rows = {r["ID"]: r for r in read_csv(hparams["train_csv"])}
@@ -158,6 +164,23 @@ def start_iteration(brain, hparams):
     brain.optimizer.state.clear()
 
 
+def _epoch_end(ckpt):
+    """The checkpoints this loop saves (not SpeechBrain's intra-epoch ones, which carry no schedule)."""
+    return "schedule" in ckpt.meta
+
+
+def load_best_of_iteration(checkpointer, schedule):
+    """The weights (and optimizer state) of the iteration's best epoch, the schedule kept as it is now."""
+    best = checkpointer.find_checkpoint(ckpt_predicate=lambda c: _epoch_end(c) and c.meta["tag"] == schedule.best_tag)
+    if best is None:
+        raise RuntimeError(f"the checkpoint of {schedule.best_tag!r} (the iteration's best) is missing from "
+                           f"{checkpointer.checkpoints_dir}; the run cannot go on from its best model")
+    state = schedule.state_dict()
+    checkpointer.load_checkpoint(best)
+    schedule.load_state_dict(state)
+    logger.info("continuing from the iteration's best checkpoint (%s)", schedule.best_tag)
+
+
 def main(argv):
     hparams_file, run_opts, overrides = sb.parse_arguments(argv)
     with open(hparams_file) as fin:
@@ -166,7 +189,13 @@ def main(argv):
     if not os.path.isfile(hparams["stage1_embedder"]):
         raise FileNotFoundError(f"{hparams['stage1_embedder']} not found: run Stage 1 first (recipes/LGL/Stage1), "
                                 "or pass --stage1_embedder <its save/embedder.ckpt>")
+    if run_opts.get("distributed_launch") or int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise SystemExit("Stage 2 runs in one process (its clustering and phase changes are not distributed yet): "
+                         "run it without torchrun")
     prepare_data(hparams)
+    if len(read_csv(hparams["train_csv"])) < hparams["batch_size"]:
+        raise ValueError(f"{hparams['train_csv']} has fewer utterances than one batch ({hparams['batch_size']}): "
+                         "lower --batch_size (with drop_last, no batch would be trained)")
     schedule = LGLSchedule(gates=hparams["gates"], patience=hparams["patience"],
                            max_iterations=hparams["max_iterations"], use_gate=hparams["use_gate"])
     modules = {"embedder": hparams["embedder"], "head": hparams["head"]}
@@ -178,13 +207,16 @@ def main(argv):
     brain.init_optimizers()  # before any checkpoint is loaded: the optimizer is a recoverable too
     checkpointer.add_recoverables({"optimizer": brain.optimizer})
 
-    latest = checkpointer.find_checkpoint()  # the most recent: its meta holds the schedule and the epoch
+    # the most recent end-of-epoch checkpoint: its meta holds the schedule and the epoch
+    latest = checkpointer.find_checkpoint(ckpt_predicate=_epoch_end)
     epoch = 0
     if latest is not None:
         checkpointer.load_checkpoint(latest)
         schedule.load_state_dict(json.loads(latest.meta["schedule"]))
         epoch = int(latest.meta["epoch"])
         logger.info("resuming after epoch %d, iteration %d, phase %s", epoch, schedule.iteration, schedule.phase)
+        if latest.meta.get("from_best"):  # killed between a phase's end and its best model's reload
+            load_best_of_iteration(checkpointer, schedule)
     else:
         brain.modules.embedder.load_state_dict(torch.load(hparams["stage1_embedder"], map_location=brain.device))
     datasets = dataio_prepare(hparams)
@@ -213,17 +245,15 @@ def main(argv):
             f.write(f"epoch {epoch}, iteration {iteration}, phase {phase}, gate {gate}, loss "
                     f"{brain.train_stats['loss']:.4f}, kept {brain.train_stats['kept']:.3f}, val EER {eer:.2f}, "
                     f"minDCF {brain.valid_stats['minDCF']:.4f}, next {action}\n")
+        from_best = action in ("gated", "recluster")  # the next phase starts from the iteration's best model
         meta = {"EER": eer, "epoch": epoch, "iteration": iteration, "tag": f"epoch {epoch}",
-                "schedule": json.dumps(schedule.state_dict())}
+                "schedule": json.dumps(schedule.state_dict()), "from_best": from_best}
         best_tag = schedule.best_tag  # the schedule's own choice among ties, not the checkpointer's
         checkpointer.save_and_keep_only(  # the latest, the best overall and the best of this iteration
-            meta=meta, num_to_keep=1, keep_recent=True, importance_keys=[
+            meta=meta, num_to_keep=1, keep_recent=True, ckpt_predicate=_epoch_end, importance_keys=[
                 lambda c: -c.meta["EER"], lambda c: c.meta["tag"] == best_tag])
-        if action in ("gated", "recluster"):  # from the best model of this iteration
-            best = checkpointer.find_checkpoint(ckpt_predicate=lambda c: c.meta["tag"] == schedule.best_tag)
-            state = dict(schedule.state_dict())
-            checkpointer.load_checkpoint(best)
-            schedule.load_state_dict(state)
+        if from_best:
+            load_best_of_iteration(checkpointer, schedule)
         if action == "recluster":
             labels = None
     train_seconds = time.time() - start_time
