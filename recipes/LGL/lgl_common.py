@@ -11,7 +11,7 @@ from speechbrain.dataio.dataset import DynamicItemDataset
 from speechbrain.utils.distributed import run_on_main
 
 from corpora.audio import load_audio
-from corpora.manifest import check_audio_files
+from corpora.manifest import check_audio_files, read_csv
 from corpora.noise_rir import prepare_noise_rir
 from corpora.voxceleb import prepare_voxceleb
 from lobes import verification
@@ -31,6 +31,10 @@ def prepare_data(hparams):
         raise FileNotFoundError(f"{hparams['val_trials']} not found: every decision is made on validation trials; "
                                 f"put veri_val.txt in {hparams['data_folder']}")
     check_audio_files(hparams["train_csv"], hparams["val_csv"], hparams["test_csv"])
+    utterances = len(read_csv(hparams["train_csv"]))
+    if utterances < hparams["batch_size"]:  # with drop_last, no batch would be trained
+        raise ValueError(f"{hparams['train_csv']} has {utterances} utterances, fewer than one batch "
+                         f"({hparams['batch_size']}): lower --batch_size")
     hparams["noise_draw"] = hparams["noise_draw"]()  # reads the manifests just prepared
     hparams["val_trials"] = Trials(hparams["val_trials"], hparams["val_csv"])
 

@@ -82,3 +82,14 @@ def test_stage1_without_the_adversarial_term(tiny_corpus, tmp_path):
     _train(tmp_path / "plain", root, 1, "--adversarial_weight", "0")
     log = (tmp_path / "plain" / "train_log.txt").read_text()
     assert "train contrastive" in log and "adversarial" not in log
+
+
+def test_a_training_set_smaller_than_a_batch_is_named(tiny_corpus, tmp_path):
+    root, _ = tiny_corpus
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    cmd = [sys.executable, "train.py", "hparams/contrastive.yaml", "--output_folder", str(tmp_path / "big"),
+           "--prepare_folder", str(tmp_path / "prep"), "--data_folder", str(root / "VoxCeleb" / "vox1"),
+           "--vox2_folder", str(root / "VoxCeleb" / "vox2" / "dev" / "wav"), "--noise_rir_data_folder", str(root),
+           "--batch_size", "1000", "--noprogressbar"]
+    done = subprocess.run(cmd, cwd=RECIPE, capture_output=True, text=True, env=env)
+    assert done.returncode != 0 and "fewer than one batch (1000): lower --batch_size" in done.stdout + done.stderr

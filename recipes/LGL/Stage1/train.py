@@ -139,9 +139,6 @@ def dataio_prepare(hparams):
         yield [first, draw.again(first["choice"], samples, rng), draw(samples, rng)]
 
     train = DynamicItemDataset.from_csv(hparams["train_csv"])
-    if len(train) < hparams["batch_size"]:
-        raise ValueError(f"{hparams['train_csv']} has {len(train)} utterances, fewer than one batch "
-                         f"({hparams['batch_size']}): lower --batch_size")
     train.add_dynamic_item(train_pipeline)
     train.set_output_keys(["id", "segments", "draws"])
     return {"train": train, "val": whole_utterances(hparams["val_csv"], rate),

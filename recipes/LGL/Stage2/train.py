@@ -154,9 +154,13 @@ def dataio_prepare(hparams, labels=None):
     return datasets
 
 
+def load_stage1(brain, hparams):
+    brain.modules.embedder.load_state_dict(torch.load(hparams["stage1_embedder"], map_location=brain.device))
+
+
 def start_iteration(brain, hparams):
     """The classifier restarts from the Stage-1 embedder, with a fresh head and optimizer state."""
-    brain.modules.embedder.load_state_dict(torch.load(hparams["stage1_embedder"], map_location=brain.device))
+    load_stage1(brain, hparams)
     for layer in brain.modules.head.modules():
         if hasattr(layer, "reset_parameters") and layer is not brain.modules.head:
             layer.reset_parameters()
@@ -193,9 +197,6 @@ def main(argv):
         raise SystemExit("Stage 2 runs in one process (its clustering and phase changes are not distributed yet): "
                          "run it without torchrun")
     prepare_data(hparams)
-    if len(read_csv(hparams["train_csv"])) < hparams["batch_size"]:
-        raise ValueError(f"{hparams['train_csv']} has fewer utterances than one batch ({hparams['batch_size']}): "
-                         "lower --batch_size (with drop_last, no batch would be trained)")
     schedule = LGLSchedule(gates=hparams["gates"], patience=hparams["patience"],
                            max_iterations=hparams["max_iterations"], use_gate=hparams["use_gate"])
     modules = {"embedder": hparams["embedder"], "head": hparams["head"]}
@@ -218,7 +219,7 @@ def main(argv):
         if latest.meta.get("from_best"):  # killed between a phase's end and its best model's reload
             load_best_of_iteration(checkpointer, schedule)
     else:
-        brain.modules.embedder.load_state_dict(torch.load(hparams["stage1_embedder"], map_location=brain.device))
+        load_stage1(brain, hparams)  # the first clustering embeds with the Stage-1 model
     datasets = dataio_prepare(hparams)
     labels = None
     loader = dict(hparams["dataloader_options"])
@@ -229,9 +230,10 @@ def main(argv):
             labels = cluster(brain, hparams, datasets, schedule.iteration)
             start_iteration(brain, hparams)
             schedule.clustered()
+            datasets = dataio_prepare(hparams, labels)
         elif labels is None:  # resumed in a training phase: this iteration's labels are on disk
             labels = cluster(brain, hparams, datasets, schedule.iteration)
-        datasets = dataio_prepare(hparams, labels)
+            datasets = dataio_prepare(hparams, labels)
         epoch += 1
         train_loader = brain.make_dataloader(datasets["train"], sb.Stage.TRAIN, ckpt_prefix=None, **loader,
                                              collate_fn=DrawCollate(segment_samples, "draw"))
