@@ -171,6 +171,27 @@ class LayerMix(torch.nn.Module):
         return sum(w * h for w, h in zip(weights, hidden))
 
 
+def wants_normalized_waveforms(folder):
+    """The checkpoint's `do_normalize` (preprocessor_config.json; True when absent, as for wav2vec 2.0 base)."""
+    preprocessor = os.path.join(folder, "preprocessor_config.json")
+    if not os.path.isfile(preprocessor):
+        return True
+    with open(preprocessor) as f:
+        return json.load(f).get("do_normalize", True)
+
+
+def normalized_waveforms(wavs, lengths, normalize=True):
+    """(wavs scaled to zero mean and unit variance over each utterance's own samples when `normalize`, as the
+    transformers feature extractor does, padding zeroed; valid-sample mask [B, samples])."""
+    valid = torch.arange(wavs.shape[1], device=wavs.device)[None] < (lengths * wavs.shape[1])[:, None]
+    if normalize:
+        count = valid.sum(1, keepdim=True).clamp(min=1)
+        mean = (wavs * valid).sum(1, keepdim=True) / count
+        std = (((wavs - mean) * valid) ** 2).sum(1, keepdim=True).div(count).sqrt()
+        wavs = (wavs - mean) / (std + 1e-7) * valid
+    return wavs, valid
+
+
 class Wav2Vec2Upstream(torch.nn.Module):
     """A local transformers checkpoint; SUPERB's softmax-weighted sum of all hidden states."""
 
@@ -191,11 +212,7 @@ class Wav2Vec2Upstream(torch.nn.Module):
             self.model.eval()
         elif freeze_feature_extractor:
             self.model.feature_extractor.requires_grad_(False)
-        preprocessor = os.path.join(folder, "preprocessor_config.json")
-        self.normalize_wav = True
-        if os.path.isfile(preprocessor):
-            with open(preprocessor) as f:
-                self.normalize_wav = json.load(f).get("do_normalize", True)
+        self.normalize_wav = wants_normalized_waveforms(folder)
         self.layer_mix = LayerMix(self.model.config.num_hidden_layers + 1)
         self.output_size = self.model.config.hidden_size
 
@@ -208,12 +225,7 @@ class Wav2Vec2Upstream(torch.nn.Module):
     def forward(self, wavs, lengths=None):
         if lengths is None:
             lengths = torch.ones(wavs.shape[0], device=wavs.device)
-        valid = torch.arange(wavs.shape[1], device=wavs.device)[None] < (lengths * wavs.shape[1])[:, None]
-        if self.normalize_wav:  # zero mean, unit variance over each utterance's own samples
-            count = valid.sum(1, keepdim=True).clamp(min=1)
-            mean = (wavs * valid).sum(1, keepdim=True) / count
-            std = (((wavs - mean) * valid) ** 2).sum(1, keepdim=True).div(count).sqrt()
-            wavs = (wavs - mean) / (std + 1e-7) * valid
+        wavs, valid = normalized_waveforms(wavs, lengths, self.normalize_wav)
         mask = valid.long() if self.model.config.feat_extract_norm == "layer" else None
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.freeze):
             hidden = self.model(wavs, attention_mask=mask).hidden_states

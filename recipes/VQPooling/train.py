@@ -1,0 +1,248 @@
+#!/usr/bin/env python3
+"""Pooling benchmark on one task: cached frames and codes (extract.py) -> one vector per utterance -> a decision.
+
+    python train.py hparams/kws.yaml --pooling vq_lp --mode unsupervised   # 1-NN (cosine) against the training set
+    python train.py hparams/kws.yaml --pooling vq_lp --mode train          # a head on pooled vectors, best validation
+    python train.py hparams/kws.yaml --pooling vq_lp --mode test           # that checkpoint on the test split, once
+    python train.py hparams/kws.yaml --pooling ap --mode unsupervised --features fbank
+
+Tasks (hparams/<task>.yaml): kws (Speech Commands), si (VoxCeleb1 identification), asv (VoxCeleb1 trials, cosine EER,
+unsupervised only), ic (Fluent Speech Commands intents), er (IEMOCAP, 4 emotions, leave-one-session-out folds).
+Poolings: lobes.pooling.POOLINGS; those fitted on data (whitening, soft-decay, code counts) see the training split
+only; the trained ones (sap, asp, vap) exist in the supervised modes only. Every decision (the head's checkpoint) is
+made on the validation split; `metrics.json` holds the result.
+"""
+
+import logging
+import os
+import sys
+
+import numpy as np
+import speechbrain as sb
+import torch
+from hyperpyyaml import load_hyperpyyaml
+from speechbrain.utils.checkpoints import Checkpointer
+from speechbrain.utils.data_utils import batch_pad_right
+from speechbrain.utils.epoch_loop import EpochCounter
+
+from corpora.manifest import read_csv, write_json
+from features import FeatureStore
+from lobes.pooling import TRAINED, make_pooling
+from lobes.trials import Trials
+from lobes.verification import cosine_scores, eer
+
+logger = logging.getLogger(__name__)
+MODES = ("unsupervised", "train", "test")
+
+
+class Split:
+    """The cached frames `[T, D]` (float32), codes `[T, G]` (int64) and labels of a manifest's utterances."""
+
+    def __init__(self, store, dataset, rows, label_key):
+        self.ids = [row["ID"] for row in rows]
+        self.labels = [row[label_key] for row in rows] if label_key else [None] * len(rows)
+        self.frames = [torch.from_numpy(store.load(dataset, i, "feats").astype(np.float32)) for i in self.ids]
+        self.codes = [torch.from_numpy(store.load(dataset, i, "codes").astype(np.int64)) for i in self.ids]
+
+    def batches(self, indices, batch_size):
+        """(frames [B, T, D], codes [B, T, G], relative lengths [B], indices) padded per batch."""
+        for start in range(0, len(indices), batch_size):
+            part = indices[start:start + batch_size]
+            frames, lengths = batch_pad_right([self.frames[i] for i in part])
+            codes, _ = batch_pad_right([self.codes[i] for i in part])
+            yield frames, codes, lengths, part
+
+
+def read_rows(hparams, name):
+    path = hparams[name]
+    rows = read_csv(path)
+    key = hparams["label_key"]
+    if key and rows and key not in rows[0]:
+        raise ValueError(f"{path} has no column {key!r} (label_key of {hparams['task']}); columns: {list(rows[0])}")
+    return rows
+
+
+def folds(hparams, store):
+    """[(name, train, valid, test)]: one fold, or IEMOCAP's sessions in turn as test (the next one validates)."""
+    dataset, key = hparams["dataset"], hparams["label_key"]
+    if not hparams.get("session_folds"):
+        return [("all", *(Split(store, dataset, read_rows(hparams, f"{s}_csv"), key) for s in ("train", "valid",
+                                                                                               "test")))]
+    rows = [row for name in ("train_csv", "valid_csv", "test_csv") for row in read_rows(hparams, name)]
+    session = {row["ID"]: row["ID"][3:5] for row in rows}  # Ses01F_impro01_F000 -> "01"
+    sessions = sorted(set(session.values()))
+    out = []
+    for k, test in enumerate(sessions):
+        valid = sessions[(k + 1) % len(sessions)]
+        pick = lambda keep: Split(store, dataset, [r for r in rows if keep(session[r["ID"]])], key)  # noqa: E731
+        out.append((f"session{test}", pick(lambda s: s not in (test, valid)), pick(lambda s: s == valid),
+                    pick(lambda s: s == test)))
+    return out
+
+
+def build_pooling(hparams, info, train):
+    pooling = make_pooling(hparams["pooling"], info["frame_size"], codebook_size=info["codebook_size"],
+                           groups=info["groups"], sif_a=hparams["sif_a"])
+    if getattr(pooling, "needs_fit", False):
+        pooling.fit([f.numpy() for f in train.frames], [c.numpy() for c in train.codes])
+    return pooling
+
+
+@torch.no_grad()
+def pool_split(pooling, split, batch_size, standardize=None):
+    """[N, output_size]: every utterance of `split` pooled, in manifest order."""
+    out = []
+    for frames, codes, lengths, _ in split.batches(list(range(len(split.ids))), batch_size):
+        out.append(pooling(standardize(frames) if standardize else frames, codes, lengths))
+    return torch.cat(out)
+
+
+def nearest_neighbour_accuracy(train_vectors, train_labels, test_vectors, test_labels):
+    """Each test vector takes the label of its most cosine-similar training vector."""
+    similarity = torch.nn.functional.normalize(test_vectors, dim=1) @ torch.nn.functional.normalize(
+        train_vectors, dim=1).T
+    nearest = similarity.argmax(1).tolist()
+    return float(np.mean([train_labels[j] == label for j, label in zip(nearest, test_labels)]))
+
+
+def unsupervised(hparams, store, info):
+    if hparams["pooling"] in TRAINED:
+        raise ValueError(f"pooling {hparams['pooling']!r} is trained with a head: use --mode train, then --mode test")
+    if hparams["task"] == "asv":
+        split = Split(store, hparams["dataset"], read_rows(hparams, "test_csv"), None)
+        # fitted poolings learn from the identification training split (other utterances of VoxCeleb1)
+        fit_rows = read_csv(hparams["fit_csv"])
+        pooling = build_pooling(hparams, info, Split(store, hparams["dataset"], fit_rows, None))
+        vectors = dict(zip(split.ids, pool_split(pooling, split, hparams["batch_size"]).numpy()))
+        trials = Trials(hparams["test_trials"], hparams["test_csv"])
+        scores = cosine_scores(np.stack([vectors[i] for i in trials.ids]), trials.enrol, trials.test)
+        return {"eer": float(eer(scores, trials.labels)), "trials": len(trials.labels)}
+    accuracies = {}
+    for name, train, _, test in folds(hparams, store):
+        pooling = build_pooling(hparams, info, train)
+        accuracies[name] = nearest_neighbour_accuracy(pool_split(pooling, train, hparams["batch_size"]), train.labels,
+                                                      pool_split(pooling, test, hparams["batch_size"]), test.labels)
+    return {"accuracy": float(np.mean(list(accuracies.values()))), "folds": accuracies}
+
+
+class Standardize(torch.nn.Module):
+    """Frames standardized with the training split's per-dimension mean and deviation (buffers)."""
+
+    def __init__(self, train):
+        super().__init__()
+        frames = torch.cat(train.frames)
+        self.register_buffer("mean", frames.mean(0))
+        self.register_buffer("std", frames.std(0) + 1e-5)
+
+    def forward(self, frames):
+        return (frames - self.mean) / self.std
+
+
+def make_head(input_size, classes, hidden_size, dropout):
+    """Linear classifier of standardized pooled vectors (a hidden layer when hidden_size > 0)."""
+    layers = [torch.nn.BatchNorm1d(input_size, affine=False)]
+    if hidden_size:
+        layers += [torch.nn.Linear(input_size, hidden_size), torch.nn.LeakyReLU(), torch.nn.Dropout(dropout)]
+        input_size = hidden_size
+    return torch.nn.Sequential(*layers, torch.nn.Linear(input_size, classes))
+
+
+class PooledClassifier(torch.nn.Module):
+    """Head on pooled vectors; a pooling without trained weights pools each split once, the trained ones every step."""
+
+    def __init__(self, standardize, pooling, head, trained):
+        super().__init__()
+        self.standardize, self.pooling, self.head, self.trained = standardize, pooling, head, trained
+        self.cache = {}
+
+    def forward(self, split, part, frames, codes, lengths):
+        if self.trained:
+            return self.head(self.pooling(self.standardize(frames), codes, lengths))
+        key = id(split)
+        if key not in self.cache:
+            self.cache[key] = pool_split(self.pooling, split, 256, self.standardize)
+        return self.head(self.cache[key][part])
+
+
+def accuracy(model, split, classes, batch_size):
+    model.eval()
+    correct = 0
+    with torch.no_grad():
+        for frames, codes, lengths, part in split.batches(list(range(len(split.ids))), batch_size):
+            predicted = model(split, part, frames, codes, lengths).argmax(1)
+            correct += sum(classes.get(split.labels[i], -1) == int(p) for i, p in zip(part, predicted))
+    return correct / max(len(split.ids), 1)
+
+
+def supervised(hparams, store, info, mode):
+    if hparams["task"] == "asv":
+        raise ValueError("asv is scored without training here (--mode unsupervised); its trained embedding "
+                         "extractor is recipes/Downstream/SpeakerVerification")
+    results = {}
+    for name, train, valid, test in folds(hparams, store):
+        torch.manual_seed(hparams["seed"])
+        classes = {label: i for i, label in enumerate(sorted(set(train.labels)))}
+        pooling = build_pooling(hparams, info, train)
+        standardize = Standardize(train)
+        model = PooledClassifier(standardize, pooling, make_head(pooling.output_size, len(classes),
+                                                                 hparams["hidden_size"], hparams["dropout"]),
+                                 trained=hparams["pooling"] in TRAINED)
+        folder = os.path.join(hparams["output_folder"], name)
+        counter = EpochCounter(hparams["number_of_epochs"])
+        optimizer = torch.optim.Adam(model.parameters(), lr=hparams["lr"], weight_decay=hparams["weight_decay"])
+        checkpointer = Checkpointer(os.path.join(folder, "save"),
+                                    {"model": model, "optimizer": optimizer, "counter": counter})
+        if mode == "train":
+            checkpointer.recover_if_possible()
+            targets = torch.tensor([classes[label] for label in train.labels])
+            generator = torch.Generator().manual_seed(hparams["seed"])
+            for epoch in counter:
+                model.train()
+                order = torch.randperm(len(targets), generator=generator).tolist()
+                for frames, codes, lengths, part in train.batches(order, hparams["batch_size"]):
+                    if len(part) < 2:  # BatchNorm needs two vectors
+                        continue
+                    loss = torch.nn.functional.cross_entropy(model(train, part, frames, codes, lengths), targets[part])
+                    optimizer.zero_grad()
+                    loss.backward()
+                    optimizer.step()
+                score = accuracy(model, valid, classes, hparams["batch_size"])
+                checkpointer.save_and_keep_only(meta={"accuracy": score, "epoch": epoch}, max_keys=["accuracy"],
+                                                num_to_keep=1)
+            best = checkpointer.find_checkpoint(max_key="accuracy")
+            results[name] = {"valid_accuracy": best.meta["accuracy"], "best_epoch": best.meta["epoch"]}
+        else:
+            best = checkpointer.recover_if_possible(max_key="accuracy")
+            if best is None:
+                raise FileNotFoundError(f"no checkpoint in {folder}/save: run --mode train first")
+            results[name] = {"accuracy": accuracy(model, test, classes, hparams["batch_size"]),
+                             "valid_accuracy": best.meta["accuracy"], "best_epoch": best.meta["epoch"]}
+    key = "accuracy" if mode == "test" else "valid_accuracy"
+    return {key: float(np.mean([r[key] for r in results.values()])), "folds": results}
+
+
+def run(hparams, mode):
+    """One task, one pooling, one mode: the metrics (also written to <output_folder>/<mode>.json)."""
+    if mode not in MODES:
+        raise ValueError(f"unknown --mode {mode!r}; expected one of {', '.join(MODES)}")
+    store = FeatureStore(hparams["features_folder"])
+    info = store.info()
+    metrics = unsupervised(hparams, store, info) if mode == "unsupervised" else supervised(hparams, store, info, mode)
+    metrics.update(task=hparams["task"], pooling=hparams["pooling"], mode=mode, upstream=info["upstream"])
+    write_json(os.path.join(hparams["output_folder"], f"{mode}.json"), metrics)
+    return metrics
+
+
+def main(argv):
+    hparams_file, run_opts, overrides = sb.parse_arguments(argv)
+    with open(hparams_file) as fin:
+        hparams = load_hyperpyyaml(fin, overrides)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    metrics = run(hparams, hparams["mode"])
+    value = f"EER {100 * metrics['eer']:.2f} %" if "eer" in metrics else \
+        f"accuracy {metrics.get('accuracy', metrics.get('valid_accuracy')):.3f}"
+    print(f"{hparams['task']} {hparams['pooling']} {hparams['mode']}: {value} -> {hparams['output_folder']}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
