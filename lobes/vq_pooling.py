@@ -59,8 +59,11 @@ def squash_weights(codes, mask, rule="and"):
     same = codes[:, 1:] == codes[:, :-1]
     joined = same.all(-1) if rule == "and" else same.any(-1) if rule == "or" else _bad_rule(rule)
     starts = torch.cat([torch.ones_like(mask[:, :1]), ~joined], dim=1)
-    run = starts.long().cumsum(1)  # run ids within the utterance
-    return _share_of_groups(run + torch.arange(len(mask), device=mask.device)[:, None] * (mask.shape[1] + 1), mask)
+    run = starts.long().cumsum(1) - 1  # run index within the utterance, < T
+    valid = mask.float()
+    sizes = torch.zeros_like(valid).scatter_add_(1, run, valid)  # runs are contiguous: no sort needed
+    runs = (starts & mask).sum(1, keepdim=True).clamp(min=1)
+    return normalize(1.0 / (sizes.gather(1, run).clamp(min=1) * runs), mask)
 
 
 def _bad_rule(rule):

@@ -28,10 +28,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 def load_task(task, overrides):
     with open(os.path.join(HERE, "hparams", f"{task}.yaml")) as f:
         hparams = load_hyperpyyaml(f, overrides)
-    for key in ("prepared_folder", "features_folder", "output_folder", "train_csv", "valid_csv", "test_csv",
-                "test_trials", "fit_csv"):  # the YAML's paths are relative to the recipe folder
-        if isinstance(hparams.get(key), str) and not os.path.isabs(hparams[key]):
-            hparams[key] = os.path.normpath(os.path.join(HERE, hparams[key]))
     return hparams
 
 
@@ -47,7 +43,8 @@ def run_all(features, tasks, poolings, benchmarks, corpus, overrides):
     results = []
     for task in tasks:
         for pooling in poolings:
-            hparams = load_task(task, {"features": features, "pooling": pooling, "corpus": corpus, **overrides})
+            chosen = {k: v for k, v in overrides.items() if task != "asv" or k != "number_of_epochs"}  # not trained
+            hparams = load_task(task, {"features": features, "pooling": pooling, "corpus": corpus, **chosen})
             modes = []
             if "unsupervised" in benchmarks and pooling not in TRAINED:
                 modes.append("unsupervised")
@@ -74,17 +71,21 @@ def main(argv):
     parser.add_argument("--features", nargs="+", default=["encoder", "fbank"],
                         help="features folders written by extract.py (their `name`)")
     parser.add_argument("--corpus", default="embedded")
+    parser.add_argument("--results_root", default=os.path.join(HERE, "..", "..", "results"),
+                        help="holds prepared/<corpus> and receives vq_pooling/<corpus>")
     parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=TASKS)
     parser.add_argument("--poolings", nargs="+", default=list(POOLINGS), choices=POOLINGS)
     parser.add_argument("--benchmarks", nargs="+", default=["unsupervised", "supervised"],
                         choices=["unsupervised", "supervised"])
     parser.add_argument("--number_of_epochs", type=int, help="of each supervised head (default: the task YAML's)")
     args = parser.parse_args(argv)
-    overrides = {"number_of_epochs": args.number_of_epochs} if args.number_of_epochs else {}
+    overrides = {"results_root": os.path.abspath(args.results_root)}
+    if args.number_of_epochs:
+        overrides["number_of_epochs"] = args.number_of_epochs
     for features in args.features:
         start = time.time()
         results = run_all(features, args.tasks, args.poolings, args.benchmarks, args.corpus, overrides)
-        folder = os.path.join(HERE, "..", "..", "results", "vq_pooling", args.corpus, features)
+        folder = os.path.join(args.results_root, "vq_pooling", args.corpus, features)
         os.makedirs(folder, exist_ok=True)
         path = os.path.normpath(os.path.join(folder, "benchmark.json"))
         with open(path, "w") as f:

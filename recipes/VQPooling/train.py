@@ -193,7 +193,8 @@ def supervised(hparams, store, info, mode):
         checkpointer = Checkpointer(os.path.join(folder, "save"),
                                     {"model": model, "optimizer": optimizer, "counter": counter})
         if mode == "train":
-            checkpointer.recover_if_possible()
+            resumed = checkpointer.recover_if_possible()
+            best_score = resumed.meta["accuracy"] if resumed else -1.0
             targets = torch.tensor([classes[label] for label in train.labels])
             generator = torch.Generator().manual_seed(hparams["seed"])
             for epoch in counter:
@@ -207,8 +208,10 @@ def supervised(hparams, store, info, mode):
                     loss.backward()
                     optimizer.step()
                 score = accuracy(model, valid, classes, hparams["batch_size"])
-                checkpointer.save_and_keep_only(meta={"accuracy": score, "epoch": epoch}, max_keys=["accuracy"],
-                                                num_to_keep=1)
+                if score > best_score:  # only improvements are saved: a resume restarts from the best epoch
+                    best_score = score
+                    checkpointer.save_and_keep_only(meta={"accuracy": score, "epoch": epoch}, max_keys=["accuracy"],
+                                                    num_to_keep=1, keep_recent=False)
             best = checkpointer.find_checkpoint(max_key="accuracy")
             results[name] = {"valid_accuracy": best.meta["accuracy"], "best_epoch": best.meta["epoch"]}
         else:

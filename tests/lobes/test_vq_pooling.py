@@ -169,3 +169,25 @@ def test_trained_poolings_learn(name):
         optimizer.step()
     accuracy = (head(pool(frames, None, torch.ones(n))).argmax(1) == labels).float().mean()
     assert accuracy > 0.95
+
+
+def test_every_code_weighting_matches_a_pure_python_reference_on_random_codes():
+    """Batched weights against per-utterance Python loops (groupby, Counter, union-find) on random padded batches."""
+    import importlib.util
+    import os
+
+    path = os.path.join(os.path.dirname(__file__), "..", "..", "benchmarks", "vq_pooling_speed.py")
+    spec = importlib.util.spec_from_file_location("vq_pooling_speed", path)
+    reference = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(reference)
+    rng = np.random.default_rng(3)
+    codes = torch.from_numpy(rng.integers(0, 4, size=(6, 30, 2)))  # few codes: many repeats and links
+    counts = rng.integers(1, 31, size=6)
+    lengths = torch.from_numpy(counts / 30).float()
+    mask = torch.arange(30)[None] < torch.from_numpy(counts)[:, None]
+    for method in ("squash_and", "squash_or", "allsquash_and", "allsquash_or", "vq_lp", "vq_gp", "vq_sif", "vq_bp"):
+        pool = make_pooling(method, 3, codebook_size=4)
+        pool.fit(None, [rng.integers(0, 4, size=(10, 2)) for _ in range(5)])
+        torch.testing.assert_close(pool.weights(codes, lengths, 30) * mask,
+                                   reference.reference_weight_rows(method, pool, codes, counts), rtol=1e-5, atol=1e-7,
+                                   msg=method)

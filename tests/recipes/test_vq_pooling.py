@@ -1,0 +1,90 @@
+"""recipes/VQPooling end to end on the tiny corpus: extraction (our encoder with a product quantizer, a tiny
+wav2vec 2.0 with its own quantizer), resumed extraction, both benchmarks on every task, and the named errors."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from corpora.prepare_embedded import prepare_embedded
+from lobes.encoders import FbankCRDNN
+from lobes.pretraining import export_encoder
+
+RECIPE = os.path.join(os.path.dirname(__file__), "..", "..", "recipes", "VQPooling")
+ENV = dict(os.environ, OMP_NUM_THREADS="1")
+
+
+def _run(*args):
+    done = subprocess.run([sys.executable, *args], cwd=RECIPE, capture_output=True, text=True, env=ENV)
+    return done, done.stdout + done.stderr
+
+
+@pytest.fixture(scope="module")
+def extracted(tiny_corpus, tiny_wav2vec2, tmp_path_factory):
+    root, _ = tiny_corpus
+    results = tmp_path_factory.mktemp("vq_results")
+    prepare_embedded(str(root), str(results / "prepared" / "tiny"))
+    torch.manual_seed(0)
+    encoder = export_encoder(FbankCRDNN(n_mels=40, cnn_channels=(8,), rnn_neurons=16, dnn_neurons=24).eval(),
+                             results / "encoder")
+    common = ["--results_root", str(results), "--corpus", "tiny"]
+    runs = {"encoder": ["hparams/extract_encoder.yaml", "--upstream", f"pretrained:{encoder}", "--codebook_size",
+                        "16", *common],
+            "wav2vec2": ["hparams/extract_wav2vec2.yaml", "--wav2vec2_folder",
+                         tiny_wav2vec2(results / "wav2vec2_model"), *common]}
+    for name, args in runs.items():
+        done, out = _run("extract.py", *args)
+        assert done.returncode == 0, out[-3000:]
+    return results, runs
+
+
+def test_extraction_caches_frames_and_codes_and_resumes(extracted):
+    results, runs = extracted
+    for name, size, hop in (("encoder", 24, 0.01), ("wav2vec2", 32, 0.02)):
+        folder = results / "vq_pooling" / "tiny" / "features" / name
+        info = json.loads((folder / "features.json").read_text())
+        assert (info["frame_size"], info["hop_seconds"], info["groups"]) == (size, hop, 2)
+        assert info["codebook_size"] == (16 if name == "encoder" else 320)
+        feats = sorted((folder / "speech_commands").glob("*.feats.npy"))
+        assert len(feats) == len(list((folder / "speech_commands").glob("*.codes.npy"))) > 0
+        import numpy as np
+        frames, codes = np.load(feats[0]), np.load(str(feats[0]).replace(".feats.", ".codes."))
+        assert frames.dtype == np.float16 and codes.dtype == np.int16 and len(frames) == len(codes)
+        assert 0 <= codes.min() and codes.max() < info["codebook_size"]
+    done, out = _run("extract.py", *runs["encoder"])  # a second run finds everything cached
+    assert done.returncode == 0 and "(0 computed now" in out, out[-2000:]
+
+
+def test_both_benchmarks_run_on_every_task(extracted):
+    results, _ = extracted
+    done, out = _run("benchmark.py", "--features", "encoder", "wav2vec2", "--corpus", "tiny", "--results_root",
+                     str(results), "--poolings", "ap", "whitening", "allsquash_or", "vq_lp", "vq_bp", "sap",
+                     "--number_of_epochs", "2")
+    assert done.returncode == 0, out[-3000:]
+    for features in ("encoder", "wav2vec2"):
+        rows = json.loads((results / "vq_pooling" / "tiny" / features / "benchmark.json").read_text())["results"]
+        unsupervised = {(r["task"], r["pooling"]) for r in rows if r["benchmark"] == "unsupervised"}
+        supervised = {(r["task"], r["pooling"]) for r in rows if r["benchmark"] == "supervised"}
+        assert unsupervised == {(t, p) for t in ("kws", "si", "ic", "er", "asv")
+                                for p in ("ap", "whitening", "allsquash_or", "vq_lp", "vq_bp")}
+        assert supervised == {(t, p) for t in ("kws", "si", "ic", "er")
+                              for p in ("ap", "whitening", "allsquash_or", "vq_lp", "vq_bp", "sap")}
+        for row in rows:
+            assert 0 <= row["value"] <= (100 if row["metric"] == "eer" else 1), row
+    er = json.loads((results / "vq_pooling" / "tiny" / "encoder" / "er" / "vq_lp" / "test.json").read_text())
+    assert len(er["folds"]) == 5  # each IEMOCAP session is the test fold once
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--pooling", "sap", "--mode", "unsupervised"], "is trained with a head"),
+    (["--pooling", "vq_lp", "--mode", "test", "--output_folder", "/nonexistent/run"], "run --mode train first"),
+    (["--pooling", "vq_xx", "--mode", "unsupervised"], "unknown pooling 'vq_xx'"),
+    (["--pooling", "ap", "--mode", "unsupervised", "--features", "missing"], "extract.py"),
+])
+def test_mistakes_are_named(extracted, args, message):
+    results, _ = extracted
+    done, out = _run("train.py", "hparams/ic.yaml", "--results_root", str(results), "--corpus", "tiny", *args)
+    assert done.returncode != 0 and message in out, out[-2000:]
