@@ -5,7 +5,7 @@
 #   bash example.sh --stage 2 --stop_stage 3 # only some stages (each one is restartable)
 #   bash example.sh --size tiny              # a quick run on the tiny corpus (data/embedded_tiny_seed0)
 #
-# Stages 4-6 run each recipe's own example.sh (also usable alone, from a fresh clone); each one builds
+# Stages 4-9 run each recipe's own example.sh (also usable alone, from a fresh clone); each one builds
 # the inputs it needs if they are missing.
 #
 # Stages:
@@ -21,7 +21,9 @@
 #      MFCC, the random twins and every pretrained encoder (recipes/Downstream, small settings, seed 0)
 #   8  self-supervised speaker verification with loss-gated learning: Stage 1, Stage 2 with and without the
 #      gate, against MFCC statistics (recipes/LGL, 10 + 10 epochs)
-#   9  assemble results/REPORT.md
+#   9  VQ pooling: every pooling on five tasks without training (1-NN), for the speaker-selected encoder, its
+#      random twin and Fbank (recipes/VQPooling; its own example.sh adds the supervised benchmark)
+#  10  assemble results/REPORT.md
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -86,6 +88,10 @@ if run 8; then
     bash recipes/LGL/example.sh "${corpus[@]}" --stage1_epochs 10 --stage2_epochs 10
 fi
 if run 9; then
-    echo "== stage 9: report"
+    echo "== stage 9: VQ pooling -> results/vq_pooling/$name"
+    bash recipes/VQPooling/example.sh "${corpus[@]}" --benchmarks unsupervised
+fi
+if run 10; then
+    echo "== stage 10: report"
     python tools/make_report.py "$report" results/REPORT.md
 fi

@@ -66,10 +66,13 @@ class StatisticsPooling(AveragePooling):
         self.output_size = 2 * input_size
 
     def forward(self, frames, codes=None, lengths=None):
-        mean, mask = _average(frames, _lengths(frames, lengths))
+        mask = vq.frame_mask(_lengths(frames, lengths), frames.shape[1])
+        weights = vq.normalize(mask.float(), mask)
+        mean = vq.weighted_mean(frames, weights)
         count = mask.sum(1, keepdim=True).float()
-        squares = ((frames - mean[:, None]) ** 2 * mask[..., None]).sum(1)
-        return torch.cat([mean, (squares / (count - 1).clamp(min=1)).sqrt()], dim=1)
+        # E[x²] - E[x]², unbiased: two matrix products instead of a masked [B, T, D] temporary per step
+        variance = (vq.weighted_mean(frames.square(), weights) - mean.square()).clamp(min=0)
+        return torch.cat([mean, (variance * count / (count - 1).clamp(min=1)).sqrt()], dim=1)
 
 
 def _lengths(frames, lengths):

@@ -102,6 +102,8 @@ def main(argv):
         hparams = load_hyperpyyaml(fin, overrides)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     folder = hparams["features_folder"]
+    kind, sep, path = str(hparams["upstream"]).partition(":")
+    hparams["upstream"] = f"{kind}:{os.path.abspath(path)}" if sep else kind  # one spelling per encoder folder
     claim_output_folder(folder, hparams["upstream"])  # never mix the frames of two upstreams
     store = FeatureStore(folder)
     items = utterances(hparams)

@@ -1,0 +1,136 @@
+#!/usr/bin/env python3
+"""Tables (tasks × poolings, plus the average) and a heat map from benchmark.py's results, next to the paper's.
+
+    python report.py --features encoder fbank --corpus embedded --report ../../results/report
+
+Writes `<report>/09_vq_pooling.md` (included in results/REPORT.md) and `09_vq_pooling.png`, and prints the tables.
+The average is over KWS, SI, IC and ER as in the paper; ASV (cosine EER, lower is better) stands apart.
+"""
+
+import argparse
+import json
+import os
+
+import numpy as np
+
+from lobes.pooling import POOLINGS
+
+TASKS = ("kws", "si", "ic", "er")
+HERE = os.path.dirname(os.path.abspath(__file__))
+# Park et al. (2023), wav2vec 2.0 base, accuracy %: Table 1 (unsupervised 1-NN) and Table 2 (supervised, linear head)
+PAPER_UNSUPERVISED = {
+    "ap": (58.44, 13.85, 26.71, 53.44), "sp": (68.43, 15.63, 33.11, 53.30), "whitening": (60.55, 15.13, 36.59, 50.88),
+    "softdecay": (58.66, 13.66, 26.71, 53.44), "squash_and": (58.46, 14.82, 26.97, 52.76),
+    "squash_or": (55.83, 14.12, 24.97, 52.00), "allsquash_and": (65.16, 14.80, 32.96, 53.50),
+    "allsquash_or": (65.92, 12.99, 37.81, 52.61), "vq_sif": (59.62, 13.33, 36.54, 54.28),
+    "vq_lp": (74.48, 15.53, 48.11, 55.48), "vq_gp": (67.98, 12.91, 41.55, 54.11), "vq_bp": (73.48, 12.94, 50.99, 55.13)}
+PAPER_SUPERVISED = {"ap": (94.89, 65.36, 91.88, 62.59), "sp": (95.15, 64.72, 97.39, 55.66),
+                    "vq_lp": (95.49, 64.82, 95.70, 62.73), "sap": (95.15, 40.86, 97.39, 55.66),
+                    "asp": (95.70, 36.52, 97.47, 59.34), "vap": (96.74, 68.50, 99.50, 65.50)}
+
+
+def load(results_root, corpus, features):
+    path = os.path.join(results_root, "vq_pooling", corpus, features, "benchmark.json")
+    if not os.path.isfile(path):
+        raise SystemExit(f"{path} not found: run benchmark.py --features {features} first")
+    with open(path) as f:
+        return json.load(f)["results"]
+
+
+def grid(rows, benchmark):
+    """{pooling: {task: value}} of one benchmark (accuracy in %, ASV EER in %)."""
+    out = {}
+    for row in rows:
+        if row["benchmark"] == benchmark:
+            out.setdefault(row["pooling"], {})[row["task"]] = row["value"] * (1 if row["metric"] == "eer" else 100)
+    return {p: out[p] for p in POOLINGS if p in out}
+
+
+def table(values, with_asv):
+    head = "| pooling | KWS | SI | IC | ER | average |" + (" ASV EER ↓ |" if with_asv else "")
+    lines = [head, "|---" * (head.count("|") - 1) + "|"]
+    best = {t: max((v.get(t, -1) for v in values.values()), default=-1) for t in TASKS}
+    for pooling, v in values.items():
+        cells = [f"**{v[t]:.1f}**" if t in v and v[t] == best[t] else (f"{v[t]:.1f}" if t in v else "–")
+                 for t in TASKS]
+        average = np.mean([v[t] for t in TASKS]) if all(t in v for t in TASKS) else float("nan")
+        lines.append(f"| {pooling} | {' | '.join(cells)} | {average:.1f} |" +
+                     (f" {v['asv']:.1f} |" if with_asv and "asv" in v else " – |" if with_asv else ""))
+    return "\n".join(lines)
+
+
+def paper_table(values):
+    lines = ["| pooling | KWS | SI | IC | ER | average |", "|---|---:|---:|---:|---:|---:|"]
+    for pooling, v in values.items():
+        lines.append(f"| {pooling} | {' | '.join(f'{x:.2f}' for x in v)} | {np.mean(v):.2f} |")
+    return "\n".join(lines)
+
+
+def verdict(values, features):
+    """Whether VQ-LP beats AP, task by task (measured, not assumed)."""
+    if "vq_lp" not in values or "ap" not in values:
+        return ""
+    wins = [t.upper() for t in TASKS if values["vq_lp"].get(t, 0) > values["ap"].get(t, 0)]
+    losses = [t.upper() for t in TASKS if values["vq_lp"].get(t, 0) < values["ap"].get(t, 0)]
+    average = lambda p: np.mean([values[p][t] for t in TASKS])  # noqa: E731
+    return (f"- `{features}`: VQ-LP {average('vq_lp'):.1f} vs AP {average('ap'):.1f} on average; better on "
+            f"{', '.join(wins) or 'no task'}, worse on {', '.join(losses) or 'no task'}.")
+
+
+def heat_map(grids, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(grids), figsize=(4.2 * len(grids), 5.5), squeeze=False)
+    for ax, (features, values) in zip(axes[0], grids.items()):
+        poolings = list(values)
+        matrix = np.array([[values[p].get(t, np.nan) for t in TASKS] + [np.mean([values[p][t] for t in TASKS])]
+                           for p in poolings])
+        relative = matrix - matrix[poolings.index("ap")] if "ap" in poolings else matrix - np.nanmean(matrix, 0)
+        image = ax.imshow(relative, cmap="RdBu", vmin=-15, vmax=15, aspect="auto")
+        for (i, j), value in np.ndenumerate(matrix):
+            ax.text(j, i, f"{value:.0f}", ha="center", va="center", fontsize=8)
+        ax.set_xticks(range(len(TASKS) + 1), [t.upper() for t in TASKS] + ["avg"])
+        ax.set_yticks(range(len(poolings)), poolings)
+        ax.set_title(f"{features}: 1-NN accuracy %")
+    fig.colorbar(image, ax=axes[0].tolist(), label="points above (blue) or below (red) AP")
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--features", nargs="+", default=["encoder", "fbank"])
+    parser.add_argument("--corpus", default="embedded")
+    parser.add_argument("--results_root", default=os.path.join(HERE, "..", "..", "results"))
+    parser.add_argument("--report", default=os.path.join(HERE, "..", "..", "results", "report"))
+    args = parser.parse_args(argv)
+    parts = ["## VQ pooling (recipes/VQPooling)", "",
+             f"Corpus `{args.corpus}`; frames of each upstream pooled into one vector per utterance. Unsupervised: "
+             "1-NN (cosine) against the training split, accuracy %; ASV: cosine EER % on the test trials. Supervised: "
+             "a linear head per pooling, best validation epoch, test accuracy %. ER averages five session folds. "
+             "Bold: the best pooling of a task.", ""]
+    grids, verdicts = {}, []
+    for features in args.features:
+        rows = load(args.results_root, args.corpus, features)
+        grids[features] = grid(rows, "unsupervised")
+        parts += [f"### `{features}`, unsupervised (no training)", "", table(grids[features], True), ""]
+        supervised = grid(rows, "supervised")
+        if supervised:
+            parts += [f"### `{features}`, supervised (linear head)", "", table(supervised, False), ""]
+        verdicts.append(verdict(grids[features], features))
+    parts += ["### Does VQ-LP beat AP here? (unsupervised)", "", *verdicts, "",
+              "### Published: wav2vec 2.0 base on the full datasets (Park et al., 2023), not measured here", "",
+              "Table 1, unsupervised:", "", paper_table(PAPER_UNSUPERVISED), "", "Table 2, supervised:", "",
+              paper_table(PAPER_SUPERVISED), "", "![VQ pooling heat map](09_vq_pooling.png)", ""]
+    os.makedirs(args.report, exist_ok=True)
+    heat_map(grids, os.path.join(args.report, "09_vq_pooling.png"))
+    text = "\n".join(parts)
+    with open(os.path.join(args.report, "09_vq_pooling.md"), "w") as f:
+        f.write(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
