@@ -17,6 +17,7 @@ Example
 (3, 2)
 """
 
+import json
 import os
 
 import numpy as np
@@ -74,6 +75,7 @@ class ProductQuantizer:
         self.max_frames = max_frames
         self.mean = self.std = None
         self.centroids = []
+        self.settings = {}  # what the caller fitted it with, stored alongside (a JSON-able dict)
 
     def parts(self, dim):
         if dim < self.groups:
@@ -114,12 +116,13 @@ class ProductQuantizer:
 
     def save(self, path):
         np.savez(path, mean=self.mean, std=self.std, groups=self.groups, codebook_size=self.codebook_size,
-                 **{f"centroids_{g}": c for g, c in enumerate(self.centroids)})  # parts may differ in width
+                 settings=json.dumps(self.settings), **{f"centroids_{g}": c for g, c in enumerate(self.centroids)})
 
     @classmethod
     def load(cls, path):
         stored = np.load(path)
         pq = cls(int(stored["groups"]), int(stored["codebook_size"]))
         pq.mean, pq.std = stored["mean"], stored["std"]
-        pq.centroids = [stored[f"centroids_{g}"] for g in range(pq.groups)]
+        pq.centroids = [stored[f"centroids_{g}"] for g in range(pq.groups)]  # parts may differ in width
+        pq.settings = json.loads(str(stored["settings"])) if "settings" in stored else {}
         return pq

@@ -188,7 +188,10 @@ class VectorAttentivePooling(AveragePooling):
         self.pool = AttentiveStatisticsPooling(input_size, attention_channels, global_context=False)
 
     def forward(self, frames, codes=None, lengths=None):
-        return self.pool(frames.transpose(1, 2), _lengths(frames, lengths)).squeeze(2)
+        # SpeechBrain masks `arange(T) < lengths * T` without rounding (7/13 * 13 = 7.0000005 keeps frame 7): pass
+        # lengths half a frame short of the valid count, so its mask is ours
+        counts = vq.frame_mask(_lengths(frames, lengths), frames.shape[1]).sum(1)
+        return self.pool(frames.transpose(1, 2), (counts - 0.5) / frames.shape[1]).squeeze(2)
 
 
 def make_pooling(name, input_size, codebook_size=320, groups=2, sif_a=1e-3):

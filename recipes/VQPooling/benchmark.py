@@ -6,19 +6,22 @@
 
 Unsupervised (Table 1 of Park et al.): 1-NN accuracy of the parameter-free poolings (ASV: cosine EER). Supervised
 (Table 2): a linear head per pooling, trained poolings included, best validation checkpoint, test accuracy. Every run
-writes its json in its own output folder as train.py does, and a finished run is read back instead of repeated;
+writes its json in its own output folder as train.py does; a finished run with the same settings (extraction, epochs,
+rates) is read back instead of repeated, one with other settings is deleted and redone;
 `<results>/<features>/benchmark.json` gathers them all (report.py turns it into tables and a heat map).
 """
 
 import argparse
 import json
 import os
+import shutil
 import sys
 import time
 
 from hyperpyyaml import load_hyperpyyaml
 
 import train
+from features import FeatureStore
 from lobes.pooling import POOLINGS, TRAINED
 
 TASKS = ("kws", "si", "ic", "er", "asv")
@@ -31,11 +34,17 @@ def load_task(task, overrides):
     return hparams
 
 
-def finished(hparams, mode):
+def finished(hparams, mode, wanted):
+    """The stored result of a run with the same settings; a run with other settings is deleted (it is redone)."""
     path = os.path.join(hparams["output_folder"], f"{mode}.json")
-    if os.path.isfile(path):
-        with open(path) as f:
-            return json.load(f)
+    if not os.path.isfile(path):
+        return None
+    with open(path) as f:
+        stored = json.load(f)
+    if stored.get("settings") == wanted:
+        return stored
+    print(f"{hparams['output_folder']}: settings changed since its runs, redoing them", flush=True)
+    shutil.rmtree(hparams["output_folder"])
     return None
 
 
@@ -45,6 +54,7 @@ def run_all(features, tasks, poolings, benchmarks, corpus, overrides):
         for pooling in poolings:
             chosen = {k: v for k, v in overrides.items() if task != "asv" or k != "number_of_epochs"}  # not trained
             hparams = load_task(task, {"features": features, "pooling": pooling, "corpus": corpus, **chosen})
+            wanted = train.settings(hparams, FeatureStore(hparams["features_folder"]).info())
             modes = []
             if "unsupervised" in benchmarks and pooling not in TRAINED:
                 modes.append("unsupervised")
@@ -52,17 +62,15 @@ def run_all(features, tasks, poolings, benchmarks, corpus, overrides):
                 modes += ["train", "test"]
             for mode in modes:
                 start = time.time()
-                metrics = finished(hparams, mode) if mode != "train" else None
-                if metrics is None and mode == "train" and finished(hparams, "test") is not None:
-                    continue  # trained and tested before
-                metrics = metrics or train.run(hparams, mode)
+                metrics = finished(hparams, mode, wanted) or train.run(hparams, mode)
                 if mode != "train":
                     value = metrics.get("accuracy", metrics.get("eer"))
                     print(f"{features:10s} {task:4s} {pooling:14s} {mode:12s} {value:8.3f}  ({time.time() - start:.1f} s)",
                           flush=True)
                     results.append({"features": features, "task": task, "pooling": pooling,
                                     "benchmark": "unsupervised" if mode == "unsupervised" else "supervised",
-                                    "metric": "eer" if "eer" in metrics else "accuracy", "value": value})
+                                    "metric": "eer" if "eer" in metrics else "accuracy", "value": value,
+                                    "hits": metrics.get("hits")})
     return results
 
 

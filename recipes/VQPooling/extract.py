@@ -8,7 +8,8 @@
 Upstreams with their own quantizer (`wav2vec2_vq:<folder>`, a local wav2vec 2.0 pretraining checkpoint) give frames
 (the mean of the hidden states) and codes in one pass. Any other spec of lobes.upstream (`fbank`, `mfcc`,
 `pretrained:<folder>`, `random:<folder>`) gives frames; a product quantizer (lobes.frame_codes) is then learned on the
-frames of the training manifests only (`quantizer_training`) and codes every frame. Interrupted runs resume: finished
+frames of `quantizer_training` (LibriSpeech, which no task reads, as wav2vec 2.0's quantizer learned on LibriSpeech)
+and codes every frame. Interrupted runs resume: finished
 utterances and a fitted quantizer are kept. Each utterance goes through the upstream alone, so padding cannot change
 its frames (a BiLSTM or a group-normalized wav2vec 2.0 reads padding).
 """
@@ -65,8 +66,9 @@ def extract_frames(upstream, store, items, device, sample_rate):
         signal = load_audio(wav, sample_rate)[None].to(device)
         out = upstream(signal, torch.ones(1, device=device))
         frames, codes = out if isinstance(out, tuple) else (out, None)
-        if not torch.isfinite(frames).all():
-            raise ValueError(f"{wav}: the upstream gave NaN or infinite frames; check the audio and the encoder")
+        if not torch.isfinite(frames.half()).all():  # as stored: float16 overflows above 65504
+            raise ValueError(f"{wav}: the upstream gave NaN, infinite or float16-overflowing frames (|x| > 65504); "
+                             "check the audio and the encoder")
         if codes is not None:
             store.save(dataset, utt_id, "codes", codes[0].cpu().numpy())
         store.save(dataset, utt_id, "feats", frames[0].float().cpu().numpy())
@@ -76,9 +78,17 @@ def extract_frames(upstream, store, items, device, sample_rate):
 def quantize(store, items, hparams):
     """Fits the product quantizer on the training manifests' frames (once) and codes every utterance."""
     path = os.path.join(store.folder, "quantizer.npz")
+    wanted = {"groups": hparams["groups"], "codebook_size": hparams["codebook_size"], "seed": hparams["seed"],
+              "training": list(hparams["quantizer_training"]), "max_frames": hparams["max_quantizer_frames"]}
     if os.path.isfile(path):
         quantizer = ProductQuantizer.load(path)
+        if quantizer.settings != wanted:
+            raise ValueError(f"{path} was fitted with {quantizer.settings}, not {wanted}: delete it and the "
+                             f"*.codes.npy files under {store.folder} to quantize again (or extract to another --name)")
     else:
+        stale = [os.path.join(d, f) for d, _, names in os.walk(store.folder) for f in names if f.endswith(".codes.npy")]
+        for old in stale:  # codes of an earlier quantizer must not mix with the new one's
+            os.remove(old)
         training = []
         for manifest in hparams["quantizer_training"]:
             dataset = manifest.split("/")[0]
@@ -88,6 +98,7 @@ def quantize(store, items, hparams):
                     hparams["codebook_size"], sum(len(f) for f in training))
         quantizer = ProductQuantizer(hparams["groups"], hparams["codebook_size"], seed=hparams["seed"],
                                      max_frames=hparams["max_quantizer_frames"]).fit(training)
+        quantizer.settings = wanted
         quantizer.save(path + ".tmp.npz")
         os.replace(path + ".tmp.npz", path)
     todo = [item for item in items if not store.has(item[0], item[1], "codes")]

@@ -66,15 +66,30 @@ def paper_table(values):
     return "\n".join(lines)
 
 
-def verdict(values, features):
-    """Whether VQ-LP beats AP, task by task (measured, not assumed)."""
-    if "vq_lp" not in values or "ap" not in values:
+def paired_interval(a, b, resamples=2000, seed=0):
+    """95 % bootstrap interval of mean(a) - mean(b), in points, resampling test utterances (paired)."""
+    difference = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
+    rng = np.random.default_rng(seed)
+    means = difference[rng.integers(0, len(difference), size=(resamples, len(difference)))].mean(1)
+    return 100 * np.percentile(means, 2.5), 100 * np.percentile(means, 97.5)
+
+
+def verdict(rows, features):
+    """Whether VQ-LP beats AP, task by task, with a paired bootstrap interval over the test utterances."""
+    hits = {(r["task"], r["pooling"]): r.get("hits") for r in rows if r["benchmark"] == "unsupervised"}
+    cells, clearly_better, clearly_worse = [], [], []
+    for task in TASKS:
+        lp, ap = hits.get((task, "vq_lp")), hits.get((task, "ap"))
+        if not lp or not ap:
+            continue
+        low, high = paired_interval(lp, ap)
+        cells.append(f"{task.upper()} {100 * (np.mean(lp) - np.mean(ap)):+.1f} [{low:+.1f}, {high:+.1f}]")
+        (clearly_better if low > 0 else clearly_worse if high < 0 else []).append(task.upper())
+    if not cells:
         return ""
-    wins = [t.upper() for t in TASKS if values["vq_lp"].get(t, 0) > values["ap"].get(t, 0)]
-    losses = [t.upper() for t in TASKS if values["vq_lp"].get(t, 0) < values["ap"].get(t, 0)]
-    average = lambda p: np.mean([values[p][t] for t in TASKS])  # noqa: E731
-    return (f"- `{features}`: VQ-LP {average('vq_lp'):.1f} vs AP {average('ap'):.1f} on average; better on "
-            f"{', '.join(wins) or 'no task'}, worse on {', '.join(losses) or 'no task'}.")
+    return (f"- `{features}`: VQ-LP − AP in points (95 % paired bootstrap interval over test utterances): "
+            f"{'; '.join(cells)}. Better beyond the interval on {', '.join(clearly_better) or 'no task'}; worse "
+            f"beyond it on {', '.join(clearly_worse) or 'no task'}.")
 
 
 def heat_map(grids, path):
@@ -85,8 +100,8 @@ def heat_map(grids, path):
     fig, axes = plt.subplots(1, len(grids), figsize=(4.2 * len(grids), 5.5), squeeze=False)
     for ax, (features, values) in zip(axes[0], grids.items()):
         poolings = list(values)
-        matrix = np.array([[values[p].get(t, np.nan) for t in TASKS] + [np.mean([values[p][t] for t in TASKS])]
-                           for p in poolings])
+        matrix = np.array([[values[p].get(t, np.nan) for t in TASKS] for p in poolings])
+        matrix = np.concatenate([matrix, matrix.mean(1, keepdims=True)], axis=1)  # NaN unless every task ran
         relative = matrix - matrix[poolings.index("ap")] if "ap" in poolings else matrix - np.nanmean(matrix, 0)
         image = ax.imshow(relative, cmap="RdBu", vmin=-15, vmax=15, aspect="auto")
         for (i, j), value in np.ndenumerate(matrix):
@@ -119,7 +134,7 @@ def main(argv=None):
         supervised = grid(rows, "supervised")
         if supervised:
             parts += [f"### `{features}`, supervised (linear head)", "", table(supervised, False), ""]
-        verdicts.append(verdict(grids[features], features))
+        verdicts.append(verdict(rows, features))
     parts += ["### Does VQ-LP beat AP here? (unsupervised)", "", *verdicts, "",
               "### Published: wav2vec 2.0 base on the full datasets (Park et al., 2023), not measured here", "",
               "Table 1, unsupervised:", "", paper_table(PAPER_UNSUPERVISED), "", "Table 2, supervised:", "",

@@ -13,6 +13,7 @@ only; the trained ones (sap, asp, vap) exist in the supervised modes only. Every
 made on the validation split; `metrics.json` holds the result.
 """
 
+import json
 import logging
 import os
 import sys
@@ -80,11 +81,14 @@ def folds(hparams, store):
     return out
 
 
-def build_pooling(hparams, info, train):
+def build_pooling(hparams, info, train, transform=None):
+    """The pooling, fitted (if it needs it) on the training frames exactly as it will see them (`transform`)."""
     pooling = make_pooling(hparams["pooling"], info["frame_size"], codebook_size=info["codebook_size"],
                            groups=info["groups"], sif_a=hparams["sif_a"])
     if getattr(pooling, "needs_fit", False):
-        pooling.fit([f.numpy() for f in train.frames], [c.numpy() for c in train.codes])
+        with torch.no_grad():
+            frames = [(transform(f) if transform else f).numpy() for f in train.frames]
+        pooling.fit(frames, [c.numpy() for c in train.codes])
     return pooling
 
 
@@ -97,12 +101,12 @@ def pool_split(pooling, split, batch_size, standardize=None):
     return torch.cat(out)
 
 
-def nearest_neighbour_accuracy(train_vectors, train_labels, test_vectors, test_labels):
-    """Each test vector takes the label of its most cosine-similar training vector."""
-    similarity = torch.nn.functional.normalize(test_vectors, dim=1) @ torch.nn.functional.normalize(
-        train_vectors, dim=1).T
-    nearest = similarity.argmax(1).tolist()
-    return float(np.mean([train_labels[j] == label for j, label in zip(nearest, test_labels)]))
+def nearest_neighbour_hits(train_vectors, train_labels, test_vectors, test_labels):
+    """1 where a test vector's most cosine-similar training vector has its label, else 0 (one per test vector)."""
+    train_unit = torch.nn.functional.normalize(train_vectors, dim=1)
+    nearest = [j for part in torch.nn.functional.normalize(test_vectors, dim=1).split(1024)  # bounded memory
+               for j in (part @ train_unit.T).argmax(1).tolist()]
+    return [int(train_labels[j] == label) for j, label in zip(nearest, test_labels)]
 
 
 def unsupervised(hparams, store, info):
@@ -110,19 +114,22 @@ def unsupervised(hparams, store, info):
         raise ValueError(f"pooling {hparams['pooling']!r} is trained with a head: use --mode train, then --mode test")
     if hparams["task"] == "asv":
         split = Split(store, hparams["dataset"], read_rows(hparams, "test_csv"), None)
-        # fitted poolings learn from the identification training split (other utterances of VoxCeleb1)
+        # fitted poolings learn from the verification training speakers (none of them in a trial)
         fit_rows = read_csv(hparams["fit_csv"])
         pooling = build_pooling(hparams, info, Split(store, hparams["dataset"], fit_rows, None))
         vectors = dict(zip(split.ids, pool_split(pooling, split, hparams["batch_size"]).numpy()))
         trials = Trials(hparams["test_trials"], hparams["test_csv"])
         scores = cosine_scores(np.stack([vectors[i] for i in trials.ids]), trials.enrol, trials.test)
         return {"eer": float(eer(scores, trials.labels)), "trials": len(trials.labels)}
-    accuracies = {}
+    accuracies, hits = {}, []
     for name, train, _, test in folds(hparams, store):
         pooling = build_pooling(hparams, info, train)
-        accuracies[name] = nearest_neighbour_accuracy(pool_split(pooling, train, hparams["batch_size"]), train.labels,
-                                                      pool_split(pooling, test, hparams["batch_size"]), test.labels)
-    return {"accuracy": float(np.mean(list(accuracies.values()))), "folds": accuracies}
+        fold_hits = nearest_neighbour_hits(pool_split(pooling, train, hparams["batch_size"]), train.labels,
+                                           pool_split(pooling, test, hparams["batch_size"]), test.labels)
+        accuracies[name] = float(np.mean(fold_hits))
+        hits += fold_hits
+    # hits: per test utterance, in fold and manifest order, for paired comparisons of poolings (report.py)
+    return {"accuracy": float(np.mean(list(accuracies.values()))), "folds": accuracies, "hits": hits}
 
 
 class Standardize(torch.nn.Module):
@@ -182,8 +189,14 @@ def supervised(hparams, store, info, mode):
     for name, train, valid, test in folds(hparams, store):
         torch.manual_seed(hparams["seed"])
         classes = {label: i for i, label in enumerate(sorted(set(train.labels)))}
-        pooling = build_pooling(hparams, info, train)
+        for split, manifest in ((valid, "valid"), (test, "test")):
+            unknown = sorted(set(split.labels) - set(classes))
+            if unknown:  # counted as errors, as any classifier trained on this split would make them
+                logger.warning("%s fold %s: %d %s utterances have labels the training split lacks (%s); they count "
+                               "as errors", hparams["task"], name, sum(label in unknown for label in split.labels),
+                               manifest, ", ".join(unknown[:5]))
         standardize = Standardize(train)
+        pooling = build_pooling(hparams, info, train, standardize)
         model = PooledClassifier(standardize, pooling, make_head(pooling.output_size, len(classes),
                                                                  hparams["hidden_size"], hparams["dropout"]),
                                  trained=hparams["pooling"] in TRAINED)
@@ -193,12 +206,14 @@ def supervised(hparams, store, info, mode):
         checkpointer = Checkpointer(os.path.join(folder, "save"),
                                     {"model": model, "optimizer": optimizer, "counter": counter})
         if mode == "train":
+            # Only improvements are saved, so a resumed run restarts after its best epoch; each epoch's shuffle is
+            # seeded by its number, so the epochs it trains again are the very epochs it had trained.
             resumed = checkpointer.recover_if_possible()
             best_score = resumed.meta["accuracy"] if resumed else -1.0
             targets = torch.tensor([classes[label] for label in train.labels])
-            generator = torch.Generator().manual_seed(hparams["seed"])
             for epoch in counter:
                 model.train()
+                generator = torch.Generator().manual_seed(hparams["seed"] * 100_003 + epoch)
                 order = torch.randperm(len(targets), generator=generator).tolist()
                 for frames, codes, lengths, part in train.batches(order, hparams["batch_size"]):
                     if len(part) < 2:  # BatchNorm needs two vectors
@@ -230,10 +245,34 @@ def run(hparams, mode):
         raise ValueError(f"unknown --mode {mode!r}; expected one of {', '.join(MODES)}")
     store = FeatureStore(hparams["features_folder"])
     info = store.info()
+    path = os.path.join(hparams["output_folder"], f"{mode}.json")
+    trained = os.path.join(hparams["output_folder"], "train.json")
+    if mode == "test" and (not os.path.isfile(trained) or _read(trained).get("settings") != settings(hparams, info)):
+        raise FileNotFoundError(f"no finished training with these settings in {hparams['output_folder']}: run "
+                                "--mode train first (with the same settings)")
+    if mode == "train" and os.path.isfile(path):  # finished: training again would select over more epochs
+        done = _read(path)
+        if done.get("settings") == settings(hparams, info):
+            logger.info("%s holds a finished training with these settings; delete it to train again", path)
+            return done
+        raise ValueError(f"{path} holds a training with other settings ({done.get('settings')}); pass another "
+                         "--output_folder, or delete that folder to train again")
     metrics = unsupervised(hparams, store, info) if mode == "unsupervised" else supervised(hparams, store, info, mode)
-    metrics.update(task=hparams["task"], pooling=hparams["pooling"], mode=mode, upstream=info["upstream"])
-    write_json(os.path.join(hparams["output_folder"], f"{mode}.json"), metrics)
+    metrics.update(task=hparams["task"], pooling=hparams["pooling"], mode=mode, upstream=info["upstream"],
+                   settings=settings(hparams, info))
+    write_json(path, metrics)
     return metrics
+
+
+def _read(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def settings(hparams, info):
+    """What a result depends on besides the task and pooling: the extraction and the training settings."""
+    keys = ("seed", "sif_a", "number_of_epochs", "lr", "weight_decay", "hidden_size", "dropout", "batch_size")
+    return {"features": info, **{k: hparams[k] for k in keys if k in hparams}}
 
 
 def main(argv):
@@ -242,7 +281,7 @@ def main(argv):
         hparams = load_hyperpyyaml(fin, overrides)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     metrics = run(hparams, hparams["mode"])
-    value = f"EER {100 * metrics['eer']:.2f} %" if "eer" in metrics else \
+    value = f"EER {metrics['eer']:.2f} %" if "eer" in metrics else \
         f"accuracy {metrics.get('accuracy', metrics.get('valid_accuracy')):.3f}"
     print(f"{hparams['task']} {hparams['pooling']} {hparams['mode']}: {value} -> {hparams['output_folder']}")
 

@@ -76,6 +76,32 @@ def test_both_benchmarks_run_on_every_task(extracted):
             assert 0 <= row["value"] <= (100 if row["metric"] == "eer" else 1), row
     er = json.loads((results / "vq_pooling" / "tiny" / "encoder" / "er" / "vq_lp" / "test.json").read_text())
     assert len(er["folds"]) == 5  # each IEMOCAP session is the test fold once
+    er = json.loads((results / "vq_pooling" / "tiny" / "encoder" / "er" / "vq_lp" / "unsupervised.json").read_text())
+    utterances = sum(len(open(results / "prepared" / "tiny" / "iemocap" / f"{s}.csv").readlines()) - 1
+                     for s in ("train", "valid", "test"))
+    assert len(er["hits"]) == utterances  # every utterance tested once over the folds
+    done, out = _run("report.py", "--features", "encoder", "wav2vec2", "--corpus", "tiny", "--results_root",
+                     str(results), "--report", str(results / "report"))
+    assert done.returncode == 0 and "VQ-LP − AP" in out and (results / "report" / "09_vq_pooling.png").is_file(), \
+        out[-2000:]
+    done, out = _run("train.py", "hparams/asv.yaml", "--results_root", str(results), "--corpus", "tiny")
+    eer = float(out.split("EER ")[1].split(" %")[0])
+    assert done.returncode == 0 and 0 <= eer <= 100, out[-2000:]
+
+
+def test_nothing_is_fitted_on_test_audio(extracted):
+    """The quantizer learns from a dataset no task reads; the ASV statistics from speakers in no trial."""
+    import csv
+    from hyperpyyaml import load_hyperpyyaml
+
+    results, _ = extracted
+    with open(os.path.join(RECIPE, "hparams", "extract_encoder.yaml")) as f:
+        extraction = load_hyperpyyaml(f, {"results_root": str(results), "corpus": "tiny"})
+    assert {m.split("/")[0] for m in extraction["quantizer_training"]} == {"librispeech"}
+    with open(os.path.join(RECIPE, "hparams", "asv.yaml")) as f:
+        asv = load_hyperpyyaml(f, {"results_root": str(results), "corpus": "tiny"})
+    speakers = lambda path: {row["spk_id"] for row in csv.DictReader(open(path))}  # noqa: E731
+    assert not speakers(asv["fit_csv"]) & speakers(asv["test_csv"])
 
 
 @pytest.mark.parametrize("args, message", [
