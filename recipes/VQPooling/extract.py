@@ -112,6 +112,7 @@ def main(argv):
     with open(hparams_file) as fin:
         hparams = load_hyperpyyaml(fin, overrides)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("faiss.loader").setLevel(logging.WARNING)  # its search for CPU-specific builds is not news
     folder = hparams["features_folder"]
     kind, sep, path = str(hparams["upstream"]).partition(":")
     hparams["upstream"] = f"{kind}:{os.path.abspath(path)}" if sep else kind  # one spelling per encoder folder

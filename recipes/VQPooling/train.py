@@ -17,17 +17,18 @@ import json
 import logging
 import os
 import sys
+import time
 
 import numpy as np
 import speechbrain as sb
 import torch
 from hyperpyyaml import load_hyperpyyaml
-from speechbrain.utils.checkpoints import Checkpointer
 from speechbrain.utils.data_utils import batch_pad_right
 from speechbrain.utils.epoch_loop import EpochCounter
 
 from corpora.manifest import read_csv, write_json
 from features import FeatureStore
+from lobes.checkpoints import AtomicCheckpointer
 from lobes.pooling import TRAINED, make_pooling
 from lobes.trials import Trials
 from lobes.verification import cosine_scores, eer
@@ -203,8 +204,9 @@ def supervised(hparams, store, info, mode):
         folder = os.path.join(hparams["output_folder"], name)
         counter = EpochCounter(hparams["number_of_epochs"])
         optimizer = torch.optim.Adam(model.parameters(), lr=hparams["lr"], weight_decay=hparams["weight_decay"])
-        checkpointer = Checkpointer(os.path.join(folder, "save"),
+        checkpointer = AtomicCheckpointer(os.path.join(folder, "save"),
                                     {"model": model, "optimizer": optimizer, "counter": counter})
+        start = time.time()
         if mode == "train":
             # Only improvements are saved, so a resumed run restarts after its best epoch; each epoch's shuffle is
             # seeded by its number, so the epochs it trains again are the very epochs it had trained.
@@ -228,7 +230,8 @@ def supervised(hparams, store, info, mode):
                     checkpointer.save_and_keep_only(meta={"accuracy": score, "epoch": epoch}, max_keys=["accuracy"],
                                                     num_to_keep=1, keep_recent=False)
             best = checkpointer.find_checkpoint(max_key="accuracy")
-            results[name] = {"valid_accuracy": best.meta["accuracy"], "best_epoch": best.meta["epoch"]}
+            results[name] = {"valid_accuracy": best.meta["accuracy"], "best_epoch": best.meta["epoch"],
+                             "seconds": round(time.time() - start, 1)}
         else:
             best = checkpointer.recover_if_possible(max_key="accuracy")
             if best is None:

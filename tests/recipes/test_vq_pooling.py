@@ -114,3 +114,32 @@ def test_mistakes_are_named(extracted, args, message):
     results, _ = extracted
     done, out = _run("train.py", "hparams/ic.yaml", "--results_root", str(results), "--corpus", "tiny", *args)
     assert done.returncode != 0 and message in out, out[-2000:]
+
+
+def test_extraction_killed_midway_resumes_to_the_same_cache(extracted, tmp_path):
+    """SIGKILL once some utterances are cached; the rerun completes and its cache equals the uninterrupted one's."""
+    import signal
+    import time
+
+    import numpy as np
+
+    results, runs = extracted
+    args = [*runs["encoder"], "--name", "killed"]
+    process = subprocess.Popen([sys.executable, "extract.py", *args], cwd=RECIPE, env=ENV,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    folder = results / "vq_pooling" / "tiny" / "features" / "killed"
+    deadline = time.time() + 120
+    while time.time() < deadline and process.poll() is None and len(list(folder.glob("*/*.feats.npy"))) < 20:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    if process.returncode != -signal.SIGKILL:
+        pytest.skip("the extraction finished before it could be killed")
+    assert not (folder / "features.json").exists()  # the interrupted run is not mistaken for a finished one
+    done, out = _run("extract.py", *args)
+    assert done.returncode == 0, out[-2000:]
+    reference = results / "vq_pooling" / "tiny" / "features" / "encoder"
+    files = sorted(p.relative_to(reference) for p in reference.glob("*/*.npy"))
+    assert files == sorted(p.relative_to(folder) for p in folder.glob("*/*.npy"))
+    for name in files:
+        np.testing.assert_array_equal(np.load(folder / name), np.load(reference / name))
