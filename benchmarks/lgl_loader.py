@@ -59,7 +59,6 @@ Caveats: the machine may be shared (another training), so compare rows of one ru
 
 import argparse
 import csv
-import math
 import os
 import shutil
 import sys

@@ -27,15 +27,7 @@ from corpora.manifest import read_csv
 from labellers.lld_pitch import PITCH_COLUMNS, PitchLLD
 from labellers.lld_torch import COLUMNS, TorchLLD
 from labellers.opensmile_lld import OpenSmileLLD, _smile
-
-
-def _best_time(fn, repeats):
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
+from timing import best_time
 
 
 def _batches(wavs, size):
@@ -150,7 +142,7 @@ def main():
             cases.append((f"torch on {args.device}, {label}, batches of {args.device_batch}", run))
     print("| extraction | x real time |\n|---|---:|")
     for label, fn in cases:
-        print(f"| {label} | {seconds / _best_time(fn, args.repeats):.0f} |", flush=True)
+        print(f"| {label} | {seconds / best_time(fn, args.repeats):.0f} |", flush=True)
     if args.device:
         share, total = viterbi_share(wavs, args.device_batch, args.device)
         print(f"\npitch chain on {args.device}: {total:.3f} s for {seconds / 60:.1f} min of audio, "

@@ -17,13 +17,14 @@ import collections
 import itertools
 import os
 import sys
-import time
 
 import numpy as np
 import torch
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from lobes.pooling import POOLINGS, TRAINED, make_pooling  # noqa: E402
+from lobes.pooling import POOLINGS, TRAINED, make_pooling
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # also when imported by a test
+from timing import best_time  # noqa: E402
 
 
 def _runs(row, rule):
@@ -113,16 +114,6 @@ def reference_pool(method, pooling, frames, codes, counts):
     return pooled
 
 
-def timed(function, repeats):
-    function()  # warm-up
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--frames", type=int, default=1000)
@@ -156,12 +147,12 @@ def main(argv=None):
             ours = pooling(frames, codes, lengths)
             reference = reference_pool(method, pooling, frames, codes, counts)
             torch.testing.assert_close(ours, reference, rtol=1e-3, atol=1e-4)
-            fast = timed(lambda: pooling(frames, codes, lengths), args.repeats)
-            slow = timed(lambda: reference_pool(method, pooling, frames, codes, counts), args.repeats)
+            fast = best_time(lambda: pooling(frames, codes, lengths), args.repeats, warmup=True)
+            slow = best_time(lambda: reference_pool(method, pooling, frames, codes, counts), args.repeats, warmup=True)
         line = f"| {method} | {1e6 * fast / args.batch:.1f} | {1e6 * slow / args.batch:.1f} | {slow / fast:.0f}× |"
         if hasattr(pooling, "weights"):  # the VQ part alone: codes -> weights [B, T]
-            fast_w = timed(lambda: pooling.weights(codes, lengths, args.frames), args.repeats)
-            slow_w = timed(lambda: reference_weight_rows(method, pooling, codes, counts), args.repeats)
+            fast_w = best_time(lambda: pooling.weights(codes, lengths, args.frames), args.repeats, warmup=True)
+            slow_w = best_time(lambda: reference_weight_rows(method, pooling, codes, counts), args.repeats, warmup=True)
             torch.testing.assert_close(pooling.weights(codes, lengths, args.frames) * mask,
                                        reference_weight_rows(method, pooling, codes, counts), rtol=1e-3, atol=1e-6)
             line += f" {1e6 * fast_w / args.batch:.1f} | {1e6 * slow_w / args.batch:.1f} | {slow_w / fast_w:.0f}× |"

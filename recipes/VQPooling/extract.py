@@ -18,7 +18,6 @@ import logging
 import os
 import sys
 
-import numpy as np
 import speechbrain as sb
 import torch
 from hyperpyyaml import load_hyperpyyaml
