@@ -100,17 +100,17 @@ def heat_map(grids, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(grids), figsize=(4.2 * len(grids), 5.5), squeeze=False)
-    for ax, (features, values) in zip(axes[0], grids.items()):
-        poolings = list(values)
-        matrix = np.array([[values[p].get(t, np.nan) for t in TASKS] for p in poolings])
+    fig, axes = plt.subplots(1, len(grids), figsize=(3.6 * len(grids) + 1.2, 5.5), squeeze=False)
+    for column, (ax, (features, values)) in enumerate(zip(axes[0], grids.items())):
+        poolings = [p for p in POOLINGS if any(p in v for v in grids.values())]  # the same rows in every panel
+        matrix = np.array([[values.get(p, {}).get(t, np.nan) for t in TASKS] for p in poolings])
         matrix = np.concatenate([matrix, matrix.mean(1, keepdims=True)], axis=1)  # NaN unless every task ran
         relative = matrix - matrix[poolings.index("ap")] if "ap" in poolings else matrix - np.nanmean(matrix, 0)
         image = ax.imshow(relative, cmap="RdBu", vmin=-15, vmax=15, aspect="auto")
         for (i, j), value in np.ndenumerate(matrix):
             ax.text(j, i, f"{value:.0f}", ha="center", va="center", fontsize=8)
         ax.set_xticks(range(len(TASKS) + 1), [t.upper() for t in TASKS] + ["avg"])
-        ax.set_yticks(range(len(poolings)), poolings)
+        ax.set_yticks(range(len(poolings)), poolings if column == 0 else [])  # the rows are the same in every panel
         ax.set_title(f"{features}: 1-NN accuracy %")
     fig.colorbar(image, ax=axes[0].tolist(), label="points above (blue) or below (red) AP")
     fig.savefig(path, dpi=110, bbox_inches="tight")
