@@ -11,7 +11,7 @@ Three implementations of one SGD step of the weighting (same synthetic K and lab
   tr((K H) (L H)) with three n x n matrix products per group;
 - stored: this project's path for stored matrices (`exp_optimizing.py`): one einsum over
   float32 `[G, P, n, n]`, K centred once, the trace as an elementwise sum;
-- values: this project's default (`select.py`): L_lambda rebuilt from the pseudo-label
+- values: this project's default (`select_tasks.py`): L_lambda rebuilt from the pseudo-label
   values as a weighted Gram matrix, no L matrices held at all.
 
 Each runs in its own process (peak RSS = its memory). Step times are measured over

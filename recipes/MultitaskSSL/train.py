@@ -206,7 +206,7 @@ def load_hparams(hparams_file, overrides):
 def load_fragment(path, inputs):
     """`workers_config` of a fragment written by recipes/PretextSelection (its inputs overridden)."""
     if not os.path.exists(path):
-        raise FileNotFoundError(f"selection fragment {path} not found: run recipes/PretextSelection/select.py "
+        raise FileNotFoundError(f"selection fragment {path} not found: run recipes/PretextSelection/select_tasks.py "
                                 "first, or point --selection_fragment at its workers_*.yaml")
     with open(path) as fin:
         text = fin.read()
@@ -216,7 +216,7 @@ def load_fragment(path, inputs):
     undeclared = [k for k in inputs if not re.search(rf"^{re.escape(k)}:", text, re.M)]
     if undeclared:
         raise WorkerConfigError(f"{path} has no input {undeclared} (the keys at its top): it was written by an "
-                                "older recipes/PretextSelection; run select.py again, or drop them from "
+                                "older recipes/PretextSelection; run select_tasks.py again, or drop them from "
                                 "selection_inputs")
     fragment = load_hyperpyyaml(text, inputs)
     if "workers_config" not in fragment:

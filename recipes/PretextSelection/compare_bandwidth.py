@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
-"""Does the kernel bandwidth or the score change the selection? Runs select.py with every combination of
+"""Does the kernel bandwidth or the score change the selection? Runs select_tasks.py with every combination of
 `bandwidth` (fixed, median) and `score` (hsic, cka) on one task and writes one table.
 
     python compare_bandwidth.py hparams/select_voxceleb.yaml --out ../../results/pretext_selection/bandwidth_voxceleb
     python compare_bandwidth.py hparams/select_librispeech.yaml --out ... -- --lld_folder /exp/pseudo_labels/ls
 
-Arguments after `--` go to select.py (overrides of the YAML). Each run goes to `<out>/<bandwidth>_<score>/` and
+Arguments after `--` go to select_tasks.py (overrides of the YAML). Each run goes to `<out>/<bandwidth>_<score>/` and
 reuses the matrices of the first one (the K and segment values do not depend on these options). Writes
 `<out>/bandwidth.md`: per combination the five best-ranked pseudo-labels, the rank correlation (Spearman) of the
 whole ranking with the original's (fixed, hsic), and the sparsemax and softmax weights of the candidates.
@@ -33,7 +33,7 @@ def spearman(order_a, order_b):
 
 
 def run(yaml, folder, bandwidth, score, extra):
-    cmd = [sys.executable, "select.py", yaml, "--output_folder", folder, "--bandwidth", bandwidth, "--score", score,
+    cmd = [sys.executable, "select_tasks.py", yaml, "--output_folder", folder, "--bandwidth", bandwidth, "--score", score,
            *extra]
     done = subprocess.run(cmd, cwd=HERE, capture_output=True, text=True)
     if done.returncode != 0:

@@ -6,7 +6,7 @@
 #   bash example.sh --size tiny        # tiny corpus, a minute or two
 #
 # Builds the corpus and manifests if missing, and the LibriSpeech and VoxCeleb pseudo-labels with
-# recipes/PseudoLabels/example.sh if they are missing (delete them to rebuild). Each run of select.py
+# recipes/PseudoLabels/example.sh if they are missing (delete them to rebuild). Each run of select_tasks.py
 # resumes its matrix cache and writes a new dated folder (and `latest`).
 # Outputs: results/pretext_selection/<corpus>_{librispeech,voxceleb}/latest (ranking, weights, the
 # workers_*.yaml fragments read by recipes/MultitaskSSL) and results/report/03_pretext_selection.md.
@@ -32,7 +32,7 @@ for corpus in librispeech:LibriSpeech voxceleb:VoxCeleb/vox1; do
     echo "== pretext-task selection ($layout) -> $out"
     groups=()  # the tiny corpus has few repeated words and utterances per speaker
     [ "$size" = tiny ] && groups=(--min_occurrences "$([ "$layout" = librispeech ] && echo 5 || echo 4)")
-    (cd recipes/PretextSelection && python select.py "hparams/select_$layout.yaml" "${groups[@]}" \
+    (cd recipes/PretextSelection && python select_tasks.py "hparams/select_$layout.yaml" "${groups[@]}" \
         --data_folder "$root/$data/${corpus#*:}" --prepare_folder "$root/$prepared/$layout" \
         --lld_folder "$root/results/pseudo_labels/${name}_$layout" --output_folder "$out")
     runs+=("$out/latest")

@@ -8,7 +8,7 @@
     L_dir/<feature>/L_matrix_<group>_<feature>.npy      (log L)
 
 The positional arguments are those of the original `exp_optimizing.py`, so matrices
-computed by the original scripts (or written by select.py under
+computed by the original scripts (or written by select_tasks.py under
 `<output_folder>/matrices/{K,L}`) can be re-weighted here. The weighting function is an
 option, not a source edit. Writes `out_dir/<date-time>/` (weights, ranking, plot, workers
 fragment) and prints the weights.

@@ -2,7 +2,7 @@
 """Report fragment of the selection runs: `python report.py REPORT_DIR RUN_DIR [RUN_DIR ...]`.
 
 Writes `REPORT_DIR/03_pretext_selection.md` (and the weight plots beside it) from the
-`<output_folder>/latest` folders that select.py wrote.
+`<output_folder>/latest` folders that select_tasks.py wrote.
 """
 
 import csv

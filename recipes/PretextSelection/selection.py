@@ -1,4 +1,4 @@
-"""Glue of the selection run (see select.py): groups, cached K/L matrices, ranking, weights."""
+"""Glue of the selection run (see select_tasks.py): groups, cached K/L matrices, ranking, weights."""
 
 import json
 import logging

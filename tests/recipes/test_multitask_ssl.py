@@ -295,7 +295,7 @@ def test_a_missing_selection_fragment_is_named(tiny_cv, tmp_path):
     _, args = tiny_cv
     done = _train(os.path.join(RECIPE, "hparams", "pretrain_selected.yaml"), tmp_path / "run", args,
                   "--selection_fragment", tmp_path / "nowhere.yaml", check=False)
-    assert done.returncode != 0 and "nowhere.yaml not found: run recipes/PretextSelection/select.py" in \
+    assert done.returncode != 0 and "nowhere.yaml not found: run recipes/PretextSelection/select_tasks.py" in \
         done.stdout + done.stderr
 
 
@@ -325,7 +325,7 @@ def test_a_fragment_from_before_the_online_backend(tiny_cv, tmp_path):
     inputs = {"encoder_dim": 8, "lld_folder": lld, "lld_backend": "stored"}
     assert load_fragment(str(old), inputs)["regressor"]["rms"]["labeller"].online is None
     assert load_fragment(str(new), dict(inputs, lld_backend="online"))["regressor"]["rms"]["labeller"].online
-    with pytest.raises(WorkerConfigError, match=r"has no input \['lld_backend'\].*run select.py again"):
+    with pytest.raises(WorkerConfigError, match=r"has no input \['lld_backend'\].*run select_tasks.py again"):
         load_fragment(str(old), dict(inputs, lld_backend="online"))
     mixed = tmp_path / "mixed.yaml"  # a column the online backend does not compute stays stored
     write_fragment(str(mixed), ["rms", "mfcc_sma[1]"], ["pcm_RMSenergy_sma", "mfcc_sma[1]"], [0.5, 0.5],

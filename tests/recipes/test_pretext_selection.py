@@ -1,4 +1,4 @@
-"""Smoke tests of recipes/PretextSelection on the tiny corpus: select.py and exp_optimizing.py."""
+"""Smoke tests of recipes/PretextSelection on the tiny corpus: select_tasks.py and exp_optimizing.py."""
 
 import csv
 import json
@@ -28,7 +28,7 @@ def librispeech_selection(tiny_corpus, tmp_path_factory):
     _run(os.path.join(RECIPES, "PseudoLabels"), "extract.py", "hparams/extract_librispeech.yaml",
          "--data_folder", root / "LibriSpeech", "--prepare_folder", prep, "--output_folder", lld,
          "--num_workers", "2")
-    args = ["select.py", "hparams/select_librispeech.yaml", "--data_folder", root / "LibriSpeech",
+    args = ["select_tasks.py", "hparams/select_librispeech.yaml", "--data_folder", root / "LibriSpeech",
             "--prepare_folder", prep, "--lld_folder", lld, "--output_folder", base / "out",
             "--min_occurrences", "5", "--steps", "60"]
     first = _run(SELECTION, *args)
@@ -109,13 +109,13 @@ def test_speaker_groups_on_the_voxceleb_layout(tiny_corpus, tmp_path):
     _run(os.path.join(RECIPES, "PseudoLabels"), "extract.py", "hparams/extract_voxceleb.yaml",
          "--data_folder", root / "VoxCeleb" / "vox1", "--prepare_folder", prep, "--output_folder", lld,
          "--num_workers", "2")
-    _run(SELECTION, "select.py", "hparams/select_voxceleb.yaml", "--data_folder", root / "VoxCeleb" / "vox1",
+    _run(SELECTION, "select_tasks.py", "hparams/select_voxceleb.yaml", "--data_folder", root / "VoxCeleb" / "vox1",
          "--prepare_folder", prep, "--lld_folder", lld, "--output_folder", tmp_path / "out",
          "--min_occurrences", "4", "--steps", "20", "--weightings", "[sparsemax]")
     summary = json.loads((tmp_path / "out" / "latest" / "summary.json").read_text())
     assert summary["groups"] >= 4 and summary["segments_per_group"] == 4
     assert list(summary["optimization_seconds"]) == ["sparsemax"]
-    bad = subprocess.run([sys.executable, "select.py", "hparams/select_voxceleb.yaml", "--data_folder",
+    bad = subprocess.run([sys.executable, "select_tasks.py", "hparams/select_voxceleb.yaml", "--data_folder",
                           str(root / "VoxCeleb" / "vox1"), "--prepare_folder", str(prep), "--lld_folder", str(lld),
                           "--output_folder", str(tmp_path / "out2"), "--min_occurrences", "500"],
                          cwd=SELECTION, capture_output=True, text=True)
