@@ -79,17 +79,21 @@ def export_encoder(encoder, folder):
     os.makedirs(folder, exist_ok=True)
     torch.save(encoder.state_dict(), os.path.join(folder, "encoder.ckpt"))
     cls = f"{type(encoder).__module__}.{type(encoder).__name__}"
+    # No absolute path inside: the folder can be copied or moved and still loads (`folder` is given at load time).
     lines = ["# Encoder pretrained by recipes/MultitaskSSL. Load it with",
              "#   lobes.pretraining.load_pretrained_encoder(<this folder>)",
-             "# or in a YAML: !include this file and call pretrainer.collect_files() / load_collected().",
+             "# or load_hyperpyyaml(<this file>, {'folder': <this folder>}) and call pretrainer.collect_files() /",
+             "# load_collected(). Loading runs this file through hyperpyyaml, which can run code: from an untrusted",
+             "# source, use lobes.upstream.load_encoder_folder(<folder>, architecture=<class name>) instead.",
+             "folder: !PLACEHOLDER",
              f"encoder: !new:{cls}"]
     lines += [f"    {key}: {json.dumps(value)}" for key, value in config.items()]
     lines += ["pretrainer: !new:speechbrain.utils.parameter_transfer.Pretrainer",
-              f"    collect_in: {json.dumps(os.path.join(folder, 'collected'))}",
+              "    collect_in: !ref <folder>/collected",
               "    loadables:",
               "        encoder: !ref <encoder>",
               "    paths:",
-              f"        encoder: {json.dumps(os.path.join(folder, 'encoder.ckpt'))}"]
+              "        encoder: !ref <folder>/encoder.ckpt"]
     with open(os.path.join(folder, "hyperparams.yaml"), "w") as f:
         f.write("\n".join(lines) + "\n")
     return folder

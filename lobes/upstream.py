@@ -26,6 +26,7 @@ Example
 import json
 import os
 import random
+import re
 
 import torch
 from hyperpyyaml import load_hyperpyyaml
@@ -110,26 +111,68 @@ class EncoderUpstream(torch.nn.Module):
         self.train(self.training)
 
 
-def _read_encoder_yaml(folder):
-    """The `encoder` of an exported folder's hyperparams.yaml (fresh random weights)."""
+def _encoder_yaml_path(folder):
     path = os.path.join(folder, "hyperparams.yaml")
     if not os.path.isfile(path):
         raise UpstreamError(f"{path} not found: an encoder folder holds hyperparams.yaml and encoder.ckpt, "
                             "as written by recipes/MultitaskSSL/train.py (<save_folder>/pretrained_encoder)")
+    return path
+
+
+def _read_encoder_yaml(folder):
+    """The `encoder` of an exported folder's hyperparams.yaml (fresh random weights). The file goes through
+    hyperpyyaml, which can run code: see `load_encoder_folder(architecture=...)` for folders of unknown origin."""
+    path = _encoder_yaml_path(folder)
     with open(path) as f:
-        hparams = load_hyperpyyaml(f)
+        text = f.read()
+    # folders exported since the file became relocatable name their own folder at load time
+    overrides = {"folder": folder} if re.search(r"^folder:\s*!PLACEHOLDER", text, re.M) else None
+    hparams = load_hyperpyyaml(text, overrides)
     if "encoder" not in hparams:
         raise UpstreamError(f"{path} defines no `encoder:` key; expected the file written by "
                             "lobes.pretraining.export_encoder")
     return hparams["encoder"]
 
 
-def load_encoder_folder(folder, pretrained=True, seed=0):
-    """The exported encoder: pretrained weights (checked key by key), or seeded random ones."""
+def _build_named_encoder(folder, architecture):
+    """The encoder class `architecture` of lobes.encoders, built from the constructor arguments in the folder's
+    hyperparams.yaml read as plain data: no tag of the file is executed, and the file must name that class."""
+    from lobes import encoders
+
+    path = _encoder_yaml_path(folder)
+    cls = getattr(encoders, str(architecture), None)
+    if not isinstance(cls, type) or not issubclass(cls, torch.nn.Module):
+        raise UpstreamError(f"architecture {architecture!r} is not an encoder class of lobes.encoders")
+    with open(path) as f:
+        lines = f.read().splitlines()
+    start = [k for k, line in enumerate(lines) if line.startswith("encoder:")]
+    named = lines[start[0]].split("!new:", 1)[-1].strip() if start else None
+    if named != f"lobes.encoders.{architecture}":
+        raise UpstreamError(f"{path} defines encoder {named!r}, not lobes.encoders.{architecture}: name the "
+                            "architecture the folder was exported with")
+    config = {}
+    for line in lines[start[0] + 1:]:
+        if not line.startswith("    "):
+            break
+        key, _, value = line.strip().partition(":")
+        try:
+            config[key] = json.loads(value)  # export_encoder writes every argument as JSON
+        except json.JSONDecodeError:
+            raise UpstreamError(f"{path}: argument {key!r} is not plain data ({value.strip()!r}); this loader "
+                                "reads only what export_encoder writes") from None
+    return cls(**config)
+
+
+def load_encoder_folder(folder, pretrained=True, seed=0, architecture=None):
+    """The exported encoder: pretrained weights (checked key by key), or seeded random ones.
+
+    `architecture`: the class name in lobes.encoders (e.g. "FbankCRDNN") for a folder from an untrusted source; its
+    hyperparams.yaml is then read as data only (hyperpyyaml would run any `!apply:` in it) and must name that class.
+    """
     folder = os.path.abspath(folder)
     with torch.random.fork_rng():
         torch.manual_seed(seed)
-        encoder = _read_encoder_yaml(folder)
+        encoder = _read_encoder_yaml(folder) if architecture is None else _build_named_encoder(folder, architecture)
     if not pretrained:
         return encoder
     from speechbrain.utils.fetching import LocalStrategy
