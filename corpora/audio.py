@@ -38,7 +38,36 @@ def audio_info(path):
         raise AudioError(path, f"unreadable audio ({err}); re-download or re-encode the file") from err
     if info.frames <= 0:
         raise AudioError(path, "empty audio (0 samples)")
+    declared = _declared_wav_frames(path)
+    if declared is not None and declared > info.frames:
+        # libsndfile silently reads what is there: a file cut mid-data would pass for a shorter recording
+        raise AudioError(path, f"truncated: its header declares {declared / info.samplerate:.2f} s, the file "
+                               f"holds {info.frames / info.samplerate:.2f} s; re-download or re-encode it")
     return info.samplerate, info.frames, info.channels
+
+
+def _declared_wav_frames(path):
+    """Frames the data chunk of a RIFF/WAVE header declares, or None (not a WAV file, or a length left open by a
+    streaming writer)."""
+    with open(path, "rb") as f:
+        head = f.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return None
+        block_align = None
+        while True:
+            chunk = f.read(8)
+            if len(chunk) < 8:
+                return None
+            size = int.from_bytes(chunk[4:8], "little")
+            if chunk[:4] == b"fmt ":
+                fmt = f.read(size + size % 2)
+                block_align = int.from_bytes(fmt[12:14], "little") if len(fmt) >= 14 else None
+            elif chunk[:4] == b"data":
+                if not block_align or size in (0, 0xFFFFFFFF):
+                    return None
+                return size // block_align
+            else:
+                f.seek(size + size % 2, os.SEEK_CUR)  # chunks are padded to an even size
 
 
 def load_audio(path, sample_rate=16000, mono=True, resample=True):

@@ -69,6 +69,22 @@ def test_zero_byte_and_truncated_header(tmp_path):
         load_audio(str(truncated))
 
 
+@pytest.mark.parametrize("subtype, channels", [("PCM_16", 1), ("PCM_24", 2), ("FLOAT", 1)])
+def test_a_file_cut_mid_data_is_named_not_read_short(tmp_path, subtype, channels):
+    """Header 3.0 s, data 1.5 s: libsndfile would read 1.5 s without a word, and a transcript would stay whole."""
+    good = tmp_path / "good.wav"
+    sf.write(good, np.stack([_tone(16000, 3.0)] * channels, axis=1), 16000, subtype=subtype)
+    data = good.read_bytes()
+    cut = tmp_path / "cut.wav"
+    block = channels * {"PCM_16": 2, "PCM_24": 3, "FLOAT": 4}[subtype]
+    cut.write_bytes(data[:len(data) - 24000 * block])  # the last 1.5 s of samples gone
+    with pytest.raises(AudioError, match=r"cut.wav: truncated: its header declares 3.00 s, the file holds 1.5"):
+        audio_info(str(cut))
+    with pytest.raises(AudioError, match="truncated"):
+        load_audio(str(cut))
+    assert audio_info(str(good))[1] == 48000  # an intact file passes
+
+
 def test_nan_samples(tmp_path):
     path = tmp_path / "nan.wav"
     data = _tone(16000)
