@@ -108,6 +108,13 @@ def load_audio(path, sample_rate=16000, mono=True, resample=True):
     return wav
 
 
+def require_signal(path, wav):
+    """Raises AudioError for digital silence: every descriptor of it is constant, and it would still count in
+    normalization statistics."""
+    if float(wav.abs().max()) == 0.0:
+        raise AudioError(path, "digital silence (all samples are zero)")
+
+
 def write_audio(path, wav, sample_rate):
     """Writes atomically (temporary file, then rename): a killed run leaves no half file."""
     path = str(path)

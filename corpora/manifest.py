@@ -13,7 +13,7 @@ import os
 
 from tqdm import tqdm
 
-from corpora.audio import AudioError, audio_info, load_audio
+from corpora.audio import AudioError, audio_info, load_audio, require_signal
 
 logger = logging.getLogger(__name__)
 
@@ -98,9 +98,7 @@ def check_audio(path, sample_rate=16000, validate=True):
     """
     rate, frames, _ = audio_info(path)
     if validate:
-        wav = load_audio(path, sample_rate=sample_rate)
-        if float(wav.abs().max()) == 0.0:
-            raise AudioError(path, "digital silence (all samples are zero)")
+        require_signal(path, load_audio(path, sample_rate=sample_rate))
     return frames / rate
 
 

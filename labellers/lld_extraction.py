@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from corpora.audio import load_audio
+from corpora.audio import AudioError, load_audio, require_signal
 from corpora.manifest import write_failures, write_json
 from labellers.lld_stats import FeatureStats, normalize
 from labellers.lld_store import FEATURES_FILE, STATS_FILE, array_path, save_array
@@ -113,6 +113,11 @@ def _extract_one(args):
     folder, row, sample_rate = args
     try:
         wav = load_audio(row["wav"], sample_rate=sample_rate)
+        require_signal(row["wav"], wav)  # a hand-made manifest may hold what prepare would have refused
+        seconds = len(wav) / sample_rate
+        if "duration" in row and abs(seconds - float(row["duration"])) > 0.1:  # decoders differ by a few ms
+            raise AudioError(row["wav"], f"{seconds:.2f} s of audio where the manifest says {float(row['duration']):.2f}"
+                                         " s: the file was cut or replaced since prepare (prepare it again)")
         _, frames = _EXTRACTOR.extract(wav.numpy(), sample_rate)
     except Exception as err:  # reported in failures.csv with the reason, never dropped
         return row["ID"], row["wav"], f"{type(err).__name__}: {err}"

@@ -105,19 +105,38 @@ def test_killed_run_resumes_to_identical_files(extracted):
     assert all(np.array_equal(one[k], resumed[k]) for k in one)
 
 
-def test_corrupt_file_is_listed_and_the_run_finishes(extracted, tmp_path):
+def _cut_header(path):
+    with open(path, "r+b") as f:
+        f.truncate(40)
+
+
+def _cut_data(path):
+    with open(path, "r+b") as f:
+        f.truncate(os.path.getsize(path) // 2)
+
+
+def _silence(path):
+    import soundfile as sf
+    data, rate = sf.read(path)
+    sf.write(path, data * 0, rate)
+
+
+@pytest.mark.parametrize("damage, reason", [(_cut_header, "unreadable"), (_cut_data, "where the manifest says"),
+                                            (_silence, "digital silence")])
+def test_a_damaged_file_is_listed_and_the_run_finishes(extracted, tmp_path, damage, reason):
+    """Files damaged after prepare wrote the manifest (or a hand-made manifest): each is listed with its reason in
+    failures.csv, gets no track, and stays out of the normalization statistics; the others are extracted."""
     root, base = extracted
     layout = tmp_path / "cv"
     shutil.copytree(root / "CommonVoice/en", layout)
     prep = tmp_path / "prep"
     _run(layout, prep, tmp_path / "warmup", "--shard", "0/1")  # manifests from intact audio
     victim = read_csv(prep / "dev.csv")[0]
-    with open(victim["wav"], "r+b") as f:
-        f.truncate(40)
+    damage(victim["wav"])
     _run(layout, prep, tmp_path / "out")
     with open(tmp_path / "out" / "failures.csv", newline="") as f:
         failures = list(csv.DictReader(f))
-    assert [r["ID"] for r in failures] == [victim["ID"]] and "unreadable" in failures[0]["reason"]
+    assert [r["ID"] for r in failures] == [victim["ID"]] and reason in failures[0]["reason"]
     assert len(os.listdir(tmp_path / "out" / "lld")) == len(_arrays(base / "out")) - 1
 
 
