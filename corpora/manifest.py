@@ -102,12 +102,28 @@ def check_audio(path, sample_rate=16000, validate=True):
     return frames / rate
 
 
+def _first_of_each_id(entries, name):
+    """A dataset's list naming an utterance twice (a repeated TSV row or transcript line) would give a manifest that
+    counts it twice: keep its first entry, and say so."""
+    seen, kept = {}, []
+    for entry in entries:
+        if entry["ID"] in seen:
+            differs = {k for k in entry if entry[k] != seen[entry["ID"]].get(k)}
+            logger.warning("%s: %s is listed twice; the first entry is kept%s", name, entry["ID"],
+                           f" (the second differs in {sorted(differs)})" if differs else "")
+            continue
+        seen[entry["ID"]] = entry
+        kept.append(entry)
+    return kept
+
+
 def collect_rows(entries, save_folder, name, sample_rate=16000, validate=True, strict=False):
     """Checks the audio of `entries` (dicts with ID and wav) and adds `duration`.
 
     Returns the usable rows; unusable files are logged with the reason, listed in
     `<save_folder>/<name>_failures.csv`, and raise PrepareError if `strict`.
     """
+    entries = _first_of_each_id(entries, name)
     rows, failures = [], []
     for entry in tqdm(entries, desc=f"checking {name} audio", unit="file", leave=False,
                       disable=len(entries) < 200):

@@ -195,3 +195,29 @@ def test_a_removed_validation_list_leaves_no_stale_manifest(tiny_corpus, tmp_pat
     # the validation speakers are training speakers now: their old validation manifest must not survive
     assert val_speakers <= {row["spk_id"] for row in read_csv(tmp_path / "out" / "train.csv")}
     assert not (tmp_path / "out" / "val.csv").exists() and not (tmp_path / "out" / "val_trials.txt").exists()
+
+
+def test_an_utterance_listed_twice_is_kept_once_and_named(tiny_corpus, tmp_path, caplog):
+    """A repeated Common Voice TSV row or LibriSpeech transcript line would give a manifest with the ID twice (counted
+    twice in statistics, refused by read_csv): prepare keeps the first entry and logs the ID."""
+    import glob
+    import logging
+
+    root, _ = tiny_corpus
+    shutil.copytree(root / "CommonVoice", tmp_path / "CommonVoice")
+    shutil.copytree(root / "LibriSpeech", tmp_path / "LibriSpeech")
+    tsv = tmp_path / "CommonVoice/en/dev.tsv"
+    row = tsv.read_text().splitlines(True)[1]
+    with open(tsv, "a") as f:
+        f.write(row)
+    transcript = sorted(glob.glob(str(tmp_path / "LibriSpeech/dev-clean/*/*/*.trans.txt")))[0]
+    line = open(transcript).readline()
+    with open(transcript, "a") as f:
+        f.write(line)
+    with caplog.at_level(logging.WARNING):
+        prepare_common_voice(str(tmp_path / "CommonVoice/en"), str(tmp_path / "cv"))
+        prepare_librispeech(str(tmp_path / "LibriSpeech"), str(tmp_path / "ls"))
+    for manifest in (tmp_path / "cv/dev.csv", tmp_path / "ls/dev-clean.csv"):
+        ids = [r["ID"] for r in read_csv(str(manifest))]  # read_csv refuses a repeated ID
+        assert len(ids) == len(set(ids))
+    assert sum("is listed twice" in r.message for r in caplog.records) == 2
