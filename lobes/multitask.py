@@ -33,6 +33,18 @@ class WorkerConfigError(ValueError):
 ENTRY_KEYS = {"model", "labeller", "optimizer", "loss", "weight"}
 
 
+def require_keys(hparams, keys, hparams_file):
+    """Stops before any work when the YAML lacks a key the recipe reads (a key renamed or misspelled in the file
+    would otherwise fail only where it is first read, after a whole epoch), with the close spellings it does have."""
+    import difflib
+
+    missing = [k for k in keys if k not in hparams]
+    if missing:
+        hints = {k: difflib.get_close_matches(k, list(hparams), n=1) for k in missing}
+        raise WorkerConfigError(f"{hparams_file} lacks {', '.join(f'`{k}`' + (f' (it has `{hints[k][0]}`)' if hints[k] else '') for k in missing)}: "
+                                "the recipe reads these keys; restore them in the YAML")
+
+
 @dataclass
 class Worker:
     name: str

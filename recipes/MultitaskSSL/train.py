@@ -30,10 +30,15 @@ from corpora.manifest import check_audio_files
 from labellers.base import LabelBatch
 from labellers.lld_torch import HOP as LLD_HOP
 from lobes.multitask import (WorkerConfigError, WorkerHeads, build_workers, label_context, label_fetchers,
-                             worker_loss)
+                             require_keys, worker_loss)
 from lobes.pretraining import LossHistory, export_encoder
 
 logger = logging.getLogger(__name__)
+# the keys this script reads unconditionally (checked before any work: see lobes.multitask.require_keys)
+READS = ("checkpointer", "chunk_size", "ckpt_save_interval", "dataloader_options", "decay_factor", "encoder_config",
+         "epoch_counter", "export_checkpoint", "hop_seconds", "loss_history", "lr_update_interval", "meta_columns",
+         "num_ckpts_keep", "output_folder", "prepare", "sample_rate", "save_folder", "skip_prep", "sorting",
+         "train_csv", "train_logger", "valid_csv", "workers_config")
 
 
 class MultitaskBrain(sb.Brain):
@@ -243,6 +248,7 @@ def main(argv):
     hparams_file, run_opts, overrides = sb.parse_arguments(argv)
     sb.utils.distributed.ddp_init_group(run_opts)
     hparams = load_hparams(hparams_file, overrides)
+    require_keys(hparams, READS, hparams_file)
     sb.create_experiment_directory(hparams["output_folder"], hyperparams_to_save=hparams_file,
                                    overrides=overrides)
     workers = build_all_workers(hparams)  # before any data work: fails fast

@@ -139,6 +139,19 @@ def test_a_missing_selection_fragment_is_named(tiny_cv, tmp_path):
         done.stdout + done.stderr
 
 
+def test_a_misspelled_key_in_the_yaml_stops_the_run_before_training(tiny_cv, tmp_path):
+    """A key renamed in the file (not an override) used to fail only where it was read, after the first epoch."""
+    _, args = tiny_cv
+    text = open(ALPHARATIO).read().replace("ckpt_save_interval:", "ckpt_save_intervall:")
+    fragment = os.path.abspath(os.path.join(RECIPE, "..", "..", "hparams"))
+    yaml = tmp_path / "pretrain_alpharatio.yaml"
+    yaml.write_text(text.replace("!include:../../../hparams/", f"!include:{fragment}/"))
+    done = train_recipe(yaml, tmp_path / "run", args, "--number_of_epochs", "1", check=False)
+    assert done.returncode != 0 and "lacks `ckpt_save_interval` (it has `ckpt_save_intervall`)" in \
+        done.stdout + done.stderr, done.stderr[-2000:]
+    assert not list((tmp_path / "run").glob("save/CKPT*"))  # stopped before any training
+
+
 def test_a_missing_validation_file_stops_the_run_before_training(tiny_cv, tmp_path):
     base, args = tiny_cv
     from corpora.manifest import read_csv, write_csv
