@@ -26,3 +26,29 @@ def test_speakers_are_counted_and_a_wrong_count_is_named(tiny_corpus, tmp_path):
     wrong = _run(root, tmp_path, "wrong", "--n_speakers", str(speakers + 1))
     assert wrong.returncode != 0 and f"has {speakers} speakers but n_speakers is {speakers + 1}" in \
         wrong.stdout + wrong.stderr
+
+
+def test_a_killed_run_resumes_without_training_an_epoch_twice(tiny_corpus, tmp_path):
+    import re
+    import signal
+    import time
+
+    root, _ = tiny_corpus
+    out = tmp_path / "killed"
+    epochs = lambda: [int(e) for e in re.findall(r"^epoch: (\d+)", (out / "train_log.txt").read_text(), re.M)] \
+        if (out / "train_log.txt").exists() else []  # noqa: E731
+    cmd = [sys.executable, "train.py", "hparams/speaker_id.yaml", "--data_folder", str(root / "VoxCeleb" / "vox1"),
+           "--prepare_folder", str(tmp_path / "prep"), "--output_folder", str(out), "--number_of_epochs", "3",
+           "--batch_size", "8"]
+    proc = subprocess.Popen(cmd, cwd=RECIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None and not epochs():
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert epochs() == [1] and not (out / "metrics.json").exists(), epochs()
+    done = subprocess.run(cmd, cwd=RECIPE, capture_output=True, text=True, env=ENV)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert epochs() == [1, 2, 3]  # the finished epoch was kept, none trained twice
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["best_epoch"] in (1, 2, 3) and 0 <= metrics["accuracy"] <= 1

@@ -79,3 +79,28 @@ def test_an_embedding_too_large_for_plda_stops_before_training(tiny_vox, tmp_pat
     assert done.returncode != 0 and "PLDA needs more than embedding_dim (4096): pass --embedding_dim" in \
         done.stdout + done.stderr
     assert not (tmp_path / "run" / "train_log.txt").exists()  # no epoch was trained for nothing
+
+
+def test_a_killed_run_resumes_without_training_an_epoch_twice(tiny_vox, tmp_path):
+    import signal
+    import time
+
+    data, base = tiny_vox
+    out = tmp_path / "killed"
+    epochs = lambda: [int(e) for e in re.findall(r"^epoch: (\d+)", (out / "train_log.txt").read_text(), re.M)] \
+        if (out / "train_log.txt").exists() else []  # noqa: E731
+    three = [a if a != "2" or TINY[k - 1] != "--number_of_epochs" else "3" for k, a in enumerate(TINY)]
+    cmd = [sys.executable, "train.py", "hparams/xvector.yaml", "--output_folder", str(out), "--prepare_folder",
+           str(base / "prep"), "--data_folder", str(data), *three, "--tdnn_channels", "[32,32,32,32,64]"]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    proc = subprocess.Popen(cmd, cwd=RECIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None and not epochs():
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert epochs() == [1] and not (out / "metrics.json").exists(), epochs()
+    done = subprocess.run(cmd, cwd=RECIPE, capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert epochs() == [1, 2, 3]  # the finished epoch was kept, none trained twice
+    assert 0.0 <= json.loads((out / "metrics.json").read_text())["eer_cosine"] <= 100.0
