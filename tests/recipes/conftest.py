@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from multitask_support import RECIPES
+from recipe_support import RECIPES
 
 
 @pytest.fixture(scope="session")

@@ -5,6 +5,8 @@ import os
 import subprocess
 import sys
 
+from recipe_support import kill_when, logged_epochs
+
 RECIPE = os.path.join(os.path.dirname(__file__), "..", "..", "recipes", "Downstream", "SpeakerID")
 ENV = dict(os.environ, OMP_NUM_THREADS="1")
 
@@ -29,23 +31,13 @@ def test_speakers_are_counted_and_a_wrong_count_is_named(tiny_corpus, tmp_path):
 
 
 def test_a_killed_run_resumes_without_training_an_epoch_twice(tiny_corpus, tmp_path):
-    import re
-    import signal
-    import time
-
     root, _ = tiny_corpus
     out = tmp_path / "killed"
-    epochs = lambda: [int(e) for e in re.findall(r"^epoch: (\d+)", (out / "train_log.txt").read_text(), re.M)] \
-        if (out / "train_log.txt").exists() else []  # noqa: E731
+    epochs = lambda: logged_epochs(out)  # noqa: E731
     cmd = [sys.executable, "train.py", "hparams/speaker_id.yaml", "--data_folder", str(root / "VoxCeleb" / "vox1"),
            "--prepare_folder", str(tmp_path / "prep"), "--output_folder", str(out), "--number_of_epochs", "3",
            "--batch_size", "8"]
-    proc = subprocess.Popen(cmd, cwd=RECIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
-    deadline = time.time() + 300
-    while time.time() < deadline and proc.poll() is None and not epochs():
-        time.sleep(0.1)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    kill_when(cmd, RECIPE, ENV, lambda: bool(epochs()))
     assert epochs() == [1] and not (out / "metrics.json").exists(), epochs()
     done = subprocess.run(cmd, cwd=RECIPE, capture_output=True, text=True, env=ENV)
     assert done.returncode == 0, done.stderr[-3000:]

@@ -8,6 +8,8 @@ import sys
 
 import pytest
 
+from recipe_support import kill_when, logged_epochs
+
 RECIPE = os.path.join(os.path.dirname(__file__), "..", "..", "recipes", "Downstream", "SpeakerVerification")
 TINY = ["--number_of_epochs", "2", "--batch_size", "8", "--embedding_dim", "32", "--crop_min_seconds", "1.0",
         "--crop_max_seconds", "1.5", "--bootstrap_resamples", "100", "--noprogressbar"]
@@ -82,23 +84,14 @@ def test_an_embedding_too_large_for_plda_stops_before_training(tiny_vox, tmp_pat
 
 
 def test_a_killed_run_resumes_without_training_an_epoch_twice(tiny_vox, tmp_path):
-    import signal
-    import time
-
     data, base = tiny_vox
     out = tmp_path / "killed"
-    epochs = lambda: [int(e) for e in re.findall(r"^epoch: (\d+)", (out / "train_log.txt").read_text(), re.M)] \
-        if (out / "train_log.txt").exists() else []  # noqa: E731
+    epochs = lambda: logged_epochs(out)  # noqa: E731
     three = [a if a != "2" or TINY[k - 1] != "--number_of_epochs" else "3" for k, a in enumerate(TINY)]
     cmd = [sys.executable, "train.py", "hparams/xvector.yaml", "--output_folder", str(out), "--prepare_folder",
            str(base / "prep"), "--data_folder", str(data), *three, "--tdnn_channels", "[32,32,32,32,64]"]
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    proc = subprocess.Popen(cmd, cwd=RECIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    deadline = time.time() + 300
-    while time.time() < deadline and proc.poll() is None and not epochs():
-        time.sleep(0.1)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    kill_when(cmd, RECIPE, env, lambda: bool(epochs()))
     assert epochs() == [1] and not (out / "metrics.json").exists(), epochs()
     done = subprocess.run(cmd, cwd=RECIPE, capture_output=True, text=True, env=env)
     assert done.returncode == 0, done.stderr[-3000:]

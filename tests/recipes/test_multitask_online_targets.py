@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from corpora.manifest import read_csv
-from multitask_support import ALPHARATIO, RECIPE, from_recipe, train_recipe
+from recipe_support import ALPHARATIO, RECIPE, from_recipe, train_recipe
 
 
 def _crop_batch(rows, offsets, chunk, context=True, right=0.0):

@@ -14,7 +14,7 @@ import torch
 from corpora.manifest import read_csv
 from corpora.voxceleb import prepare_voxceleb
 from lobes.pretraining import load_pretrained_encoder
-from multitask_support import ALPHARATIO, RECIPE, from_recipe, log_epochs, train_recipe
+from recipe_support import ALPHARATIO, RECIPE, from_recipe, log_epochs, train_recipe
 
 
 def test_trains_logs_every_worker_and_exports_the_encoder(tiny_cv):

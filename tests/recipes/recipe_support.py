@@ -1,9 +1,11 @@
-"""Shared by the MultitaskSSL recipe tests: paths, and running the recipe's scripts."""
+"""Shared by the recipe tests: the MultitaskSSL paths and runners, and killing a run midway."""
 
 import os
 import re
-import sys
+import signal
 import subprocess
+import sys
+import time
 
 RECIPES = os.path.join(os.path.dirname(__file__), "..", "..", "recipes")
 RECIPE = os.path.join(RECIPES, "MultitaskSSL")
@@ -31,3 +33,19 @@ def from_recipe(module, name):
 def log_epochs(out):
     text = (out / "train_log.txt").read_text()
     return [(int(e), float(lr)) for e, lr in re.findall(r"epoch: (\d+), lr_encoder: ([0-9.e+-]+)", text)]
+
+
+def kill_when(cmd, cwd, env, ready, timeout=300):
+    """Starts `cmd` and SIGKILLs it as soon as `ready()` holds (or at `timeout` seconds); returns its exit code."""
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    deadline = time.time() + timeout
+    while time.time() < deadline and proc.poll() is None and not ready():
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGKILL)
+    return proc.wait()
+
+
+def logged_epochs(folder):
+    """The epochs a recipe's train_log.txt records, in order."""
+    path = os.path.join(folder, "train_log.txt")
+    return [int(e) for e in re.findall(r"^epoch: (\d+)", open(path).read(), re.M)] if os.path.exists(path) else []
