@@ -11,7 +11,7 @@ metadata stays empty; older releases name the accent column `accent`, newer
 import csv
 import os
 
-from corpora.manifest import prepare_splits, require_path
+from corpora.preparation import prepare_splits, require_path
 
 SPLITS = ("train", "dev", "test")
 

@@ -12,7 +12,8 @@ import argparse
 import json
 import os
 
-from corpora.manifest import read_csv, write_text
+from corpora.files import write_text
+from corpora.manifest import read_csv
 from corpora.sanity import cosine_trial_eer, nearest_centroid_accuracy
 
 

@@ -12,7 +12,7 @@ recipes use it).
 import csv
 import os
 
-from corpora.manifest import PrepareError, prepare_splits, require_path
+from corpora.preparation import prepare_splits, PrepareError, require_path
 
 SPLITS = ("train", "valid", "test")
 _COLUMNS = ("path", "speakerId", "transcription", "action", "object", "location")

@@ -14,7 +14,8 @@ import re
 import torch
 
 from corpora.audio import load_audio
-from corpora.manifest import PrepareError, read_csv
+from corpora.manifest import read_csv
+from corpora.preparation import PrepareError
 
 
 def _group_name(label):

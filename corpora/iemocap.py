@@ -13,8 +13,8 @@ import glob
 import os
 import re
 
-from corpora.manifest import (PrepareError, already_prepared, collect_rows, require_path,
-                              save_options, write_csv)
+from corpora.manifest import write_csv
+from corpora.preparation import already_prepared, collect_rows, PrepareError, require_path, save_options
 
 _LINE = re.compile(r"^\[(\d+\.?\d*) - (\d+\.?\d*)\]\s+(\S+)\s+(\S+)\s+\[")
 CLASSES = ("neu", "hap", "sad", "ang")

@@ -12,8 +12,8 @@ import glob
 import logging
 import os
 
-from corpora.manifest import (PrepareError, already_prepared, collect_rows, require_path,
-                              save_options, write_csv)
+from corpora.manifest import write_csv
+from corpora.preparation import already_prepared, collect_rows, PrepareError, require_path, save_options
 
 logger = logging.getLogger(__name__)
 SPLITS = ("train-clean-100", "dev-clean", "test-clean")

@@ -19,7 +19,7 @@ import numpy as np
 from tqdm import tqdm
 
 from corpora.audio import write_audio
-from corpora.manifest import write_json
+from corpora.files import write_json
 from corpora.embedded import speech_layouts as sl
 from corpora.embedded import task_layouts as tl
 from corpora.embedded.voices import SAMPLE_RATE, make_speakers

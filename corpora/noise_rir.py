@@ -13,8 +13,8 @@ AddNoise and AddReverb read (hparams/augment_noise_reverb.yaml).
 import glob
 import os
 
-from corpora.manifest import (PrepareError, already_prepared, collect_rows, save_options,
-                              write_csv)
+from corpora.manifest import write_csv
+from corpora.preparation import already_prepared, collect_rows, PrepareError, save_options
 
 _MUSAN = {"noise": "noise", "music": "music", "babble": "speech"}
 

@@ -9,8 +9,8 @@ and `background_noise.csv` (ID, duration, wav) from `_background_noise_/`.
 import glob
 import os
 
-from corpora.manifest import (PrepareError, already_prepared, collect_rows, require_path,
-                              save_options, write_csv)
+from corpora.manifest import write_csv
+from corpora.preparation import already_prepared, collect_rows, PrepareError, require_path, save_options
 
 
 def _read_list(path):

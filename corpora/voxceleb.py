@@ -20,8 +20,8 @@ import logging
 import os
 import shutil
 
-from corpora.manifest import (PrepareError, already_prepared, collect_rows, require_path,
-                              save_options, write_csv)
+from corpora.manifest import write_csv
+from corpora.preparation import already_prepared, collect_rows, PrepareError, require_path, save_options
 
 logger = logging.getLogger(__name__)
 

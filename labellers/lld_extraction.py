@@ -21,7 +21,8 @@ import torch
 from tqdm import tqdm
 
 from corpora.audio import AudioError, load_audio, require_signal
-from corpora.manifest import write_failures, write_json
+from corpora.files import write_json
+from corpora.manifest import write_failures
 from labellers.lld_stats import FeatureStats, normalize
 from labellers.lld_store import FEATURES_FILE, STATS_FILE, array_path, save_array
 from labellers.lld_pitch import PitchLLD

@@ -27,7 +27,8 @@ from speechbrain.lobes.features import MFCC, Fbank
 from speechbrain.processing.features import STFT, spectral_magnitude
 
 from corpora.audio import load_audio
-from corpora.manifest import read_csv, write_json
+from corpora.files import write_json
+from corpora.manifest import read_csv
 from labellers.base import Labeller
 from labellers.registry import register_labeller
 

@@ -7,7 +7,8 @@ import sys
 import pytest
 
 MODULES = [
-    "lobes", "labellers", "corpora", "corpora.audio", "corpora.manifest", "corpora.make_embedded",
+    "lobes", "labellers", "corpora", "corpora.audio", "corpora.files", "corpora.manifest", "corpora.preparation",
+    "corpora.make_embedded", "lobes.probes",
     "corpora.librispeech", "corpora.voxceleb", "corpora.common_voice", "corpora.speech_commands",
     "corpora.fluent_speech_commands", "corpora.iemocap", "corpora.noise_rir",
     "corpora.embedded.espeak", "corpora.embedded.voices", "corpora.prepare_embedded", "corpora.describe",

@@ -11,7 +11,7 @@ import os
 import shutil
 import sys
 
-from corpora.manifest import write_text
+from corpora.files import write_text
 
 
 def _probe_cells(scores):

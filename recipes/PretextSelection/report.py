@@ -11,7 +11,7 @@ import os
 import shutil
 import sys
 
-from corpora.manifest import write_text
+from corpora.files import write_text
 
 # Weights published with the original work (sparsemax), same pseudo-label names.
 PUBLISHED = {

@@ -10,7 +10,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from corpora.manifest import atomic_write, write_json  # noqa: E402
+from corpora.files import atomic_write, write_json  # noqa: E402
 from labellers.online import ONLINE_COLUMNS  # noqa: E402
 
 

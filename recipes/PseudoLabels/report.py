@@ -17,7 +17,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from corpora.manifest import write_text  # noqa: E402
+from corpora.files import write_text  # noqa: E402
 from labellers.lld_store import LLDStore  # noqa: E402
 
 CANDIDATES = ["F0final_sma", "logHNR_sma", "pcm_RMSenergy_sma", "voicingFinalUnclipped_sma",

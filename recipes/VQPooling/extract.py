@@ -24,7 +24,8 @@ from hyperpyyaml import load_hyperpyyaml
 from tqdm import tqdm
 
 from corpora.audio import load_audio
-from corpora.manifest import check_audio_files, read_csv, write_json
+from corpora.files import write_json
+from corpora.manifest import check_audio_files, read_csv
 from features import FeatureStore
 from lobes.frame_codes import ProductQuantizer, Wav2Vec2MeanCodes
 from lobes.upstream import claim_output_folder, load_upstream, prepare_upstream

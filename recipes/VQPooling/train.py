@@ -26,7 +26,8 @@ from hyperpyyaml import load_hyperpyyaml
 from speechbrain.utils.data_utils import batch_pad_right
 from speechbrain.utils.epoch_loop import EpochCounter
 
-from corpora.manifest import read_csv, write_json
+from corpora.files import write_json
+from corpora.manifest import read_csv
 from features import FeatureStore
 from lobes.checkpoints import AtomicCheckpointer
 from lobes.pooling import TRAINED, make_pooling

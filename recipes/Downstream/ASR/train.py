@@ -30,7 +30,8 @@ from speechbrain.decoders.ctc import ctc_greedy_decode
 from speechbrain.utils.distributed import if_main_process, run_on_main
 
 from corpora.audio import load_audio
-from corpora.manifest import read_csv, write_json, write_text
+from corpora.files import write_json, write_text
+from corpora.manifest import read_csv
 from lobes.asr import ErrorRates
 from lobes.ctc_lm import LexiconLMDecoder
 from lobes.frame_cache import FrameCache

@@ -26,7 +26,7 @@ from speechbrain.dataio.dataset import DynamicItemDataset
 from speechbrain.utils.distributed import if_main_process, run_on_main
 
 from corpora.audio import load_audio
-from corpora.manifest import write_json
+from corpora.files import write_json
 from lobes.frame_cache import FrameCache, crop_frames, sample_crops_to_frames
 from lobes.upstream import claim_output_folder, optimizer_groups, prepare_upstream, recoverables
 

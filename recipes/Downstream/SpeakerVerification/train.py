@@ -28,7 +28,8 @@ from speechbrain.utils.distributed import if_main_process, run_on_main
 from tqdm import tqdm
 
 from corpora.audio import load_audio
-from corpora.manifest import read_csv, write_json
+from corpora.files import write_json
+from corpora.manifest import read_csv
 from corpora.voxceleb import prepare_voxceleb
 from lobes import verification
 from lobes.frame_cache import FrameCache, crop_frames, sample_crops_to_frames

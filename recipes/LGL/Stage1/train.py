@@ -31,7 +31,7 @@ from speechbrain.dataio.dataset import DynamicItemDataset
 from speechbrain.utils.distributed import if_main_process
 
 from corpora.audio import load_audio
-from corpora.manifest import write_json
+from corpora.files import write_json
 from lobes.wave_augment import DrawCollate, mix
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))

@@ -33,7 +33,8 @@ from speechbrain.dataio.dataset import DynamicItemDataset
 from tqdm import tqdm
 
 from corpora.audio import load_audio
-from corpora.manifest import atomic_write, read_csv, write_json
+from corpora.files import atomic_write, write_json
+from corpora.manifest import read_csv
 from lobes.kmeans import nmi, spherical_kmeans
 from lobes.loss_gate import LGLSchedule, gated_mean
 from lobes.wave_augment import DrawCollate, mix

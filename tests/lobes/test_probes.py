@@ -1,8 +1,8 @@
-"""The two classification probes of corpora.sanity on features with known structure."""
+"""The two classification probes of lobes.probes on features with known structure."""
 
 import numpy as np
 
-from corpora.sanity import centroid_accuracy, linear_probe_accuracy
+from lobes.probes import centroid_accuracy, linear_probe_accuracy
 
 
 def _clusters(rng, classes=10, per_class=6, dim=32, spread=0.3, scale=None):
