@@ -50,7 +50,25 @@ embedded_paths  # name, data, prepared, report
 corpus=(--size "$size" --seed "$seed")
 
 . tools/ensure_venv.sh
-run() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]; }
+# Each stage's wall time goes into the report (stages of this invocation only: a rerun replaces the table).
+mkdir -p "$report"
+wall_rows="$report/.wall_time_rows"
+: > "$wall_rows"
+current=""
+started=$SECONDS
+stage_names=("" "embedded corpus" manifests "corpus report" pseudo-labels "pretext-task selection"
+             "multitask pretraining" "downstream comparison" "loss-gated learning" "VQ pooling" report)
+finish_stage() {
+    [ -n "$current" ] && echo "| $current ${stage_names[$current]} | $(( (SECONDS - started) / 60 )) min" \
+        "$(( (SECONDS - started) % 60 )) s |" >> "$wall_rows"
+    current=""
+}
+run() {
+    [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ] || return 1
+    finish_stage
+    current="$1"
+    started=$SECONDS
+}
 
 if run 1; then
     echo "== stage 1: embedded corpus -> $data"
@@ -93,5 +111,15 @@ if run 9; then
 fi
 if run 10; then
     echo "== stage 10: report"
+    finish_stage
+    {
+        echo "## Wall time of the stages of the last \`bash example.sh\`"
+        echo
+        echo "Machine: $(nproc) CPU cores ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)), $(python -c 'import torch; print("torch", torch.__version__, "CUDA" if torch.cuda.is_available() else "CPU only")')."
+        echo
+        echo "| stage | wall time |"
+        echo "|---|---:|"
+        cat "$wall_rows"
+    } > "$report/99_wall_time.md"
     python tools/make_report.py "$report" results/REPORT.md
 fi
