@@ -15,6 +15,7 @@ from corpora.manifest import check_audio_files, read_csv
 from corpora.noise_rir import prepare_noise_rir
 from corpora.voxceleb import prepare_voxceleb
 from lobes import verification
+from lobes.distributed import CpuDistributedMixin
 from lobes.trials import Trials, embedding_matrix, write_scores
 
 
@@ -52,7 +53,7 @@ def whole_utterances(csv, sample_rate):
     return data
 
 
-class EmbeddingBrain(sb.Brain):
+class EmbeddingBrain(CpuDistributedMixin, sb.Brain):
     """VALID/TEST stages embed whole utterances one at a time into `self.embeddings` ({ID: vector});
     `validation_metrics()` scores the validation trials with them. Subclasses define the TRAIN stage in
     `train_forward` / `train_objectives`."""

@@ -29,6 +29,7 @@ from corpora.audio import load_audio
 from corpora.manifest import check_audio_files
 from labellers.base import LabelBatch
 from labellers.lld_torch import HOP as LLD_HOP
+from lobes.distributed import CpuDistributedMixin
 from lobes.multitask import (WorkerConfigError, WorkerHeads, build_workers, label_context, label_fetchers,
                              require_keys, worker_loss)
 from lobes.pretraining import LossHistory, export_encoder
@@ -41,7 +42,7 @@ READS = ("checkpointer", "chunk_size", "ckpt_save_interval", "dataloader_options
          "train_csv", "train_logger", "valid_csv", "workers_config")
 
 
-class MultitaskBrain(sb.Brain):
+class MultitaskBrain(CpuDistributedMixin, sb.Brain):
     """Encoder + worker heads; the objective is sum_w weight_w * loss_w."""
 
     def compute_forward(self, batch, stage):
@@ -86,16 +87,6 @@ class MultitaskBrain(sb.Brain):
         if self.checkpointer is not None:
             for key, opt in self.optimizers_dict.items():
                 self.checkpointer.add_recoverable(f"optimizer_{key}", opt)
-
-    def _wrap_distributed(self):
-        """On CPU (gloo), wrap in DDP without SpeechBrain's SyncBatchNorm conversion: SyncBatchNorm
-        only runs on GPUs, and the encoders have BatchNorm layers."""
-        if not (self.distributed_launch and str(self.device).startswith("cpu")):
-            return super()._wrap_distributed()
-        for name, module in self.modules.items():
-            if any(p.requires_grad for p in module.parameters()):
-                self.modules[name] = torch.nn.parallel.DistributedDataParallel(
-                    module, find_unused_parameters=self.find_unused_parameters)
 
     def on_stage_start(self, stage, epoch=None):
         self.stage_losses, self.stage_batches = {}, 0

@@ -34,13 +34,14 @@ from corpora.files import write_json, write_text
 from corpora.manifest import read_csv
 from lobes.asr import ErrorRates
 from lobes.ctc_lm import LexiconLMDecoder
+from lobes.distributed import CpuDistributedMixin
 from lobes.frame_cache import FrameCache
 from lobes.upstream import claim_output_folder, optimizer_groups, prepare_upstream, recoverables
 
 logger = logging.getLogger(__name__)
 
 
-class ASRBrain(sb.Brain):
+class ASRBrain(CpuDistributedMixin, sb.Brain):
     """Upstream -> global normalization -> (SpecAugment) -> CTC head."""
 
     def compute_forward(self, batch, stage):
@@ -228,6 +229,8 @@ def main(argv):
     dev_outputs = brain.outputs_of(datasets["valid"], loader)
     test_outputs = brain.outputs_of(datasets["test"], loader)
     if not if_main_process():
+        # SpeechBrain's logger runs on the main process and broadcasts its result: every process must call it once
+        hparams["train_logger"].log_stats(stats_meta={"best checkpoint": ""}, test_stats={})
         return
     decoders = {"greedy": brain.greedy, "beam": brain.beam}
     if hparams["lm_order"] > 0:

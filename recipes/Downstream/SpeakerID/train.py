@@ -27,13 +27,14 @@ from speechbrain.utils.distributed import if_main_process, run_on_main
 
 from corpora.audio import load_audio
 from corpora.files import write_json
+from lobes.distributed import CpuDistributedMixin
 from lobes.frame_cache import FrameCache, crop_frames, sample_crops_to_frames
 from lobes.upstream import claim_output_folder, optimizer_groups, prepare_upstream, recoverables
 
 logger = logging.getLogger(__name__)
 
 
-class SpeakerIdBrain(sb.Brain):
+class SpeakerIdBrain(CpuDistributedMixin, sb.Brain):
     def compute_forward(self, batch, stage):
         batch = batch.to(self.device)
         wavs, lengths = batch.sig

@@ -32,6 +32,7 @@ from corpora.files import write_json
 from corpora.manifest import read_csv
 from corpora.voxceleb import prepare_voxceleb
 from lobes import verification
+from lobes.distributed import CpuDistributedMixin
 from lobes.frame_cache import FrameCache, crop_frames, sample_crops_to_frames
 from lobes.trials import Trials, embedding_matrix, write_scores
 from lobes.upstream import claim_output_folder, optimizer_groups, prepare_upstream, recoverables
@@ -39,7 +40,7 @@ from lobes.upstream import claim_output_folder, optimizer_groups, prepare_upstre
 logger = logging.getLogger(__name__)
 
 
-class SpeakerBrain(sb.Brain):
+class SpeakerBrain(CpuDistributedMixin, sb.Brain):
     """Training: AAM-softmax over training speakers. VALID/TEST: collects {utterance ID: embedding}."""
 
     def compute_forward(self, batch, stage):

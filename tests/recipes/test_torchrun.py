@@ -1,0 +1,46 @@
+"""Every training recipe under `torchrun` with two gloo processes on CPU: it trains, logs each epoch once and writes
+its metrics (MultitaskSSL's own test is in test_multitask_ssl.py; LGL Stage 2 refuses torchrun by design)."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from recipe_support import logged_epochs
+
+RECIPES = os.path.join(os.path.dirname(__file__), "..", "..", "recipes")
+
+
+def _args(name, root, out):
+    vox, common = root / "VoxCeleb", ["--output_folder", str(out), "--prepare_folder", str(out.parent / "prep")]
+    if name == "SpeakerID":
+        return ["hparams/speaker_id.yaml", "--data_folder", str(vox / "vox1"), "--batch_size", "8", *common]
+    if name == "SpeakerVerification":
+        return ["hparams/xvector.yaml", "--data_folder", str(vox / "vox1"), "--batch_size", "8", "--embedding_dim",
+                "32", "--tdnn_channels", "[32,32,32,32,64]", "--crop_min_seconds", "1.0", "--crop_max_seconds", "1.5",
+                "--bootstrap_resamples", "100", *common]
+    if name == "ASR":
+        return ["hparams/ctc.yaml", "--data_folder", str(root / "LibriSpeech"), "--vocab_size", "40", "--batch_size",
+                "8", "--num_workers", "0", "--rnn_layers", "1", "--rnn_neurons", "32", "--conv_channels", "32",
+                "--dnn_neurons", "32", "--beam_size", "2", *common]
+    return ["hparams/contrastive.yaml", "--data_folder", str(vox / "vox1"), "--vox2_folder",
+            str(vox / "vox2" / "dev" / "wav"), "--noise_rir_data_folder", str(root), "--batch_size", "4", "--channels",
+            "[16,16,16,16,48]", "--embedding_dim", "16", "--segment_seconds", "0.8", *common]
+
+
+@pytest.mark.parametrize("name, folder, port", [("SpeakerID", "Downstream/SpeakerID", 29561),
+                                                ("SpeakerVerification", "Downstream/SpeakerVerification", 29562),
+                                                ("ASR", "Downstream/ASR", 29563), ("LGL Stage 1", "LGL/Stage1", 29564)])
+def test_two_gloo_processes(tiny_corpus, tmp_path, name, folder, port):
+    root, _ = tiny_corpus
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={port}", "train.py",
+           *_args(name, root, out), "--number_of_epochs", "2", "--distributed_backend", "gloo", "--noprogressbar"]
+    done = subprocess.run(cmd, cwd=os.path.join(RECIPES, folder), capture_output=True, text=True,
+                          env=dict(os.environ, OMP_NUM_THREADS="1"))
+    assert done.returncode == 0, (done.stdout[-2000:], done.stderr[-3000:])
+    assert logged_epochs(out) == [1, 2]  # one process logs, each epoch once
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["epochs"] == 2
