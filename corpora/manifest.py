@@ -73,3 +73,14 @@ def check_audio_files(*paths):
         if missing:
             raise FileNotFoundError(f"{path}: {len(missing)} audio files do not exist, e.g. {missing[:3]}; restore "
                                     "them or prepare the manifest again (delete it, or its prepare folder)")
+
+
+def parse_shard(text):
+    """'i/n' -> (i, n) with 0 <= i < n: process i of n takes every n-th row of a sorted manifest (a job array)."""
+    try:
+        i, n = (int(x) for x in str(text).split("/"))
+    except ValueError:
+        raise ValueError(f"shard must look like 'i/n' (e.g. 0/4), got {text!r}") from None
+    if not 0 <= i < n:
+        raise ValueError(f"shard {text!r}: need 0 <= i < n")
+    return i, n

@@ -36,17 +36,6 @@ logger = logging.getLogger(__name__)
 _EXTRACTOR = None
 
 
-def parse_shard(text):
-    """'i/n' -> (i, n) with 0 <= i < n."""
-    try:
-        i, n = (int(x) for x in str(text).split("/"))
-    except ValueError:
-        raise ValueError(f"shard must look like 'i/n' (e.g. 0/4), got {text!r}") from None
-    if not 0 <= i < n:
-        raise ValueError(f"shard {text!r}: need 0 <= i < n")
-    return i, n
-
-
 def write_features_file(folder, feature_sets, sample_rate, columns, frame_seconds):
     """Writes features.json, or checks that an existing one describes the same extraction (one written
     before frame lengths were recorded gains them)."""

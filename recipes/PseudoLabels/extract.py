@@ -17,8 +17,8 @@ import speechbrain as sb
 from hyperpyyaml import load_hyperpyyaml
 from speechbrain.utils.distributed import run_on_main
 
-from corpora.manifest import read_csv
-from labellers.lld_extraction import extract_shard, parse_shard, reduce_shards
+from corpora.manifest import parse_shard, read_csv
+from labellers.lld_extraction import extract_shard, reduce_shards
 
 logger = logging.getLogger(__name__)
 

@@ -12,6 +12,10 @@ frames of `quantizer_training` (LibriSpeech, which no task reads, as wav2vec 2.0
 and codes every frame. Interrupted runs resume: finished
 utterances and a fitted quantizer are kept. Each utterance goes through the upstream alone, so padding cannot change
 its frames (a BiLSTM or a group-normalized wav2vec 2.0 reads padding).
+
+On a cluster, `--shard i/n` computes the frames of one slice of the utterances (a Slurm job array: one task per
+slice, all writing the same `features_folder` on a shared disk); a last run without `--shard` then fits the quantizer
+and codes every utterance (see the README's sbatch example).
 """
 
 import logging
@@ -25,7 +29,7 @@ from tqdm import tqdm
 
 from corpora.audio import load_audio
 from corpora.files import write_json
-from corpora.manifest import check_audio_files, read_csv
+from corpora.manifest import check_audio_files, parse_shard, read_csv
 from features import FeatureStore
 from lobes.frame_codes import ProductQuantizer, Wav2Vec2MeanCodes
 from lobes.upstream import claim_output_folder, load_upstream, prepare_upstream
@@ -119,8 +123,14 @@ def main(argv):
     claim_output_folder(folder, hparams["upstream"])  # never mix the frames of two upstreams
     store = FeatureStore(folder)
     items = utterances(hparams)
+    shard, shards = parse_shard(hparams.get("shard", "0/1"))
     upstream = build_upstream(hparams)
     device = run_opts.get("device", "cpu")
+    if shards > 1:  # one slice of the frames; a run without --shard then quantizes and finishes
+        computed = extract_frames(upstream, store, sorted(items)[shard::shards], device, hparams["sample_rate"])
+        print(f"shard {shard}/{shards}: {computed} utterances computed -> {folder}; when every shard is done, run "
+              "once without --shard to finish (quantizer, codes, features.json)")
+        return
     computed = extract_frames(upstream, store, items, device, hparams["sample_rate"])
     if isinstance(upstream, Wav2Vec2MeanCodes):
         groups, codebook_size, coder = upstream.groups, upstream.codebook_size, "wav2vec 2.0 quantizer"

@@ -12,6 +12,7 @@ import torch
 from corpora.prepare_embedded import prepare_embedded
 from lobes.encoders import FbankCRDNN
 from lobes.pretraining import export_encoder
+from recipe_support import kill_when
 
 RECIPE = os.path.join(os.path.dirname(__file__), "..", "..", "recipes", "VQPooling")
 ENV = dict(os.environ, OMP_NUM_THREADS="1")
@@ -116,30 +117,47 @@ def test_mistakes_are_named(extracted, args, message):
     assert done.returncode != 0 and message in out, out[-2000:]
 
 
-def test_extraction_killed_midway_resumes_to_the_same_cache(extracted, tmp_path):
-    """SIGKILL once some utterances are cached; the rerun completes and its cache equals the uninterrupted one's."""
-    import signal
-    import time
-
+def _assert_same_cache(folder, reference):
+    """The same frame and code files, with the same arrays."""
     import numpy as np
 
-    results, runs = extracted
-    args = [*runs["encoder"], "--name", "killed"]
-    process = subprocess.Popen([sys.executable, "extract.py", *args], cwd=RECIPE, env=ENV,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    folder = results / "vq_pooling" / "tiny" / "features" / "killed"
-    deadline = time.time() + 120
-    while time.time() < deadline and process.poll() is None and len(list(folder.glob("*/*.feats.npy"))) < 20:
-        time.sleep(0.05)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    if process.returncode != -signal.SIGKILL:
-        pytest.skip("the extraction finished before it could be killed")
-    assert not (folder / "features.json").exists()  # the interrupted run is not mistaken for a finished one
-    done, out = _run("extract.py", *args)
-    assert done.returncode == 0, out[-2000:]
-    reference = results / "vq_pooling" / "tiny" / "features" / "encoder"
     files = sorted(p.relative_to(reference) for p in reference.glob("*/*.npy"))
     assert files == sorted(p.relative_to(folder) for p in folder.glob("*/*.npy"))
     for name in files:
         np.testing.assert_array_equal(np.load(folder / name), np.load(reference / name))
+
+
+def test_extraction_killed_midway_resumes_to_the_same_cache(extracted, tmp_path):
+    """SIGKILL once some utterances are cached; the rerun completes and its cache equals the uninterrupted one's."""
+    import signal
+
+    results, runs = extracted
+    args = [*runs["encoder"], "--name", "killed"]
+    folder = results / "vq_pooling" / "tiny" / "features" / "killed"
+    code = kill_when([sys.executable, "extract.py", *args], RECIPE, ENV,
+                     lambda: len(list(folder.glob("*/*.feats.npy"))) >= 20, timeout=120)
+    if code != -signal.SIGKILL:
+        pytest.skip("the extraction finished before it could be killed")
+    assert not (folder / "features.json").exists()  # the interrupted run is not mistaken for a finished one
+    done, out = _run("extract.py", *args)
+    assert done.returncode == 0, out[-2000:]
+    _assert_same_cache(folder, results / "vq_pooling" / "tiny" / "features" / "encoder")
+
+
+def test_sharded_extraction_then_a_finishing_run_equals_one_run(extracted):
+    """Two job-array shards write the frames of their slices, a run without --shard quantizes and finishes: the cache
+    equals the one a single run wrote."""
+
+    results, runs = extracted
+    args = [*runs["encoder"], "--name", "sharded"]
+    folder = results / "vq_pooling" / "tiny" / "features" / "sharded"
+    counts = []
+    for shard in ("0/2", "1/2"):
+        done, out = _run("extract.py", *args, "--shard", shard)
+        assert done.returncode == 0 and f"shard {shard[0]}/2" in out, out[-2000:]
+        counts.append(len(list(folder.glob("*/*.feats.npy"))))
+    assert 0 < counts[0] < counts[1] and not list(folder.glob("*/*.codes.npy"))  # frames only, slice by slice
+    assert not (folder / "features.json").exists()
+    done, out = _run("extract.py", *args)
+    assert done.returncode == 0 and "(0 computed now" in out, out[-2000:]  # every frame came from a shard
+    _assert_same_cache(folder, results / "vq_pooling" / "tiny" / "features" / "encoder")
