@@ -9,7 +9,8 @@ import os
 
 import numpy as np
 
-from corpora.manifest import atomic_write, read_csv
+from corpora.files import atomic_write
+from corpora.manifest import read_csv
 from corpora.voxceleb import read_trials
 
 
