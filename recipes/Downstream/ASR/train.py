@@ -181,6 +181,9 @@ def load_tokenizer(hparams, transcripts):
             if f.read().strip() != digest:
                 raise RuntimeError(f"{model} was trained on other transcripts than those of {hparams['train_csv']}; "
                                    "give this training set its own --tokenizer_folder (or delete the old one)")
+    # made here by every process: SpeechBrain's SentencePiece checks, then creates it, and two torchrun processes
+    # can both find it missing
+    os.makedirs(folder, exist_ok=True)
     try:
         tokenizer = hparams["tokenizer"]()
     except RuntimeError as err:  # sentencepiece reports an impossible vocabulary size this way
