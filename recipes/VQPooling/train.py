@@ -47,10 +47,14 @@ class Split:
         self.frames = [torch.from_numpy(store.load(dataset, i, "feats").astype(np.float32)) for i in self.ids]
         self.codes = [torch.from_numpy(store.load(dataset, i, "codes").astype(np.int64)) for i in self.ids]
 
-    def batches(self, indices, batch_size):
-        """(frames [B, T, D], codes [B, T, G], relative lengths [B], indices) padded per batch."""
+    def batches(self, indices, batch_size, pad=True):
+        """(frames [B, T, D], codes [B, T, G], relative lengths [B], indices) padded per batch; with `pad=False` only
+        the indices (a head on cached pooled vectors reads no frames)."""
         for start in range(0, len(indices), batch_size):
             part = indices[start:start + batch_size]
+            if not pad:
+                yield None, None, None, part
+                continue
             frames, lengths = batch_pad_right([self.frames[i] for i in part])
             codes, _ = batch_pad_right([self.codes[i] for i in part])
             yield frames, codes, lengths, part
@@ -177,7 +181,7 @@ def accuracy(model, split, classes, batch_size):
     model.eval()
     correct = 0
     with torch.no_grad():
-        for frames, codes, lengths, part in split.batches(list(range(len(split.ids))), batch_size):
+        for frames, codes, lengths, part in split.batches(list(range(len(split.ids))), batch_size, model.trained):
             predicted = model(split, part, frames, codes, lengths).argmax(1)
             correct += sum(classes.get(split.labels[i], -1) == int(p) for i, p in zip(part, predicted))
     return correct / max(len(split.ids), 1)
@@ -218,7 +222,7 @@ def supervised(hparams, store, info, mode):
                 model.train()
                 generator = torch.Generator().manual_seed(hparams["seed"] * 100_003 + epoch)
                 order = torch.randperm(len(targets), generator=generator).tolist()
-                for frames, codes, lengths, part in train.batches(order, hparams["batch_size"]):
+                for frames, codes, lengths, part in train.batches(order, hparams["batch_size"], model.trained):
                     if len(part) < 2:  # BatchNorm needs two vectors
                         continue
                     loss = torch.nn.functional.cross_entropy(model(train, part, frames, codes, lengths), targets[part])
@@ -226,7 +230,7 @@ def supervised(hparams, store, info, mode):
                     loss.backward()
                     optimizer.step()
                 score = accuracy(model, valid, classes, hparams["batch_size"])
-                if score > best_score:  # only improvements are saved: a resume restarts from the best epoch
+                if score > best_score:
                     best_score = score
                     checkpointer.save_and_keep_only(meta={"accuracy": score, "epoch": epoch}, max_keys=["accuracy"],
                                                     num_to_keep=1, keep_recent=False)
