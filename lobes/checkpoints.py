@@ -5,7 +5,11 @@ and a folder counts as a checkpoint as soon as its `CKPT.yaml` exists. A run kil
 cluster's time limit) therefore leaves a "checkpoint" with missing or truncated parameter files, which the next start
 picks as the latest and fails to load: the finished epochs are lost. Here the meta file is written under another name
 and renamed into place (atomic on POSIX) only after every recoverable is saved, so an interrupted save is invisible;
-its leftover folder is removed at the next save. A checkpoint that does not fit the model (a run resumed with
+its leftover folder is removed at the next save. Under torchrun the other processes wait until the main process has
+published the checkpoint: SpeechBrain lets them return from the save before that, and `save_and_keep_only` then has
+each process list the checkpoints on disk and call one collective per checkpoint it deletes, so a process that
+lists one checkpoint fewer leaves the others waiting in a different collective (a hang, or gloo aborting with
+SIGABRT, at random). A checkpoint that does not fit the model (a run resumed with
 another architecture or size) stops with the folder and the fix instead of torch's list of mismatched tensors.
 """
 
@@ -14,7 +18,7 @@ import os
 import shutil
 
 from speechbrain.utils.checkpoints import CKPT_PREFIX, METAFNAME, Checkpointer
-from speechbrain.utils.distributed import if_main_process
+from speechbrain.utils.distributed import ddp_barrier, if_main_process
 
 logger = logging.getLogger(__name__)
 
@@ -28,9 +32,13 @@ class AtomicCheckpointer(Checkpointer):
         if if_main_process():
             self.remove_interrupted_saves()
         ckpt = super().save_checkpoint(meta=meta, end_of_epoch=end_of_epoch, name=name, verbosity=verbosity)
-        if ckpt is not None:  # main process: every parameter file is on disk, publish the checkpoint
-            os.replace(ckpt.path / PARTIAL_META, ckpt.path / METAFNAME)
+        if ckpt is not None:  # main process: every parameter file is on disk
+            self._publish(ckpt)
+        ddp_barrier()  # every process sees the same checkpoints from here on
         return ckpt
+
+    def _publish(self, ckpt):
+        os.replace(ckpt.path / PARTIAL_META, ckpt.path / METAFNAME)
 
     def load_checkpoint(self, checkpoint):
         try:

@@ -1,8 +1,13 @@
-"""AtomicCheckpointer: a run killed while saving restarts from the last whole checkpoint."""
+"""AtomicCheckpointer: a run killed while saving restarts from the last whole checkpoint; under torchrun every
+process sees a checkpoint once its save returns."""
 
+import datetime
+import os
+import socket
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 import torch
@@ -58,3 +63,36 @@ def test_a_checkpoint_of_another_model_size_is_named(tmp_path):
     wider = AtomicCheckpointer(tmp_path, recoverables={"layer": torch.nn.Linear(3, 5)})
     with pytest.raises(RuntimeError, match="saved by a model of another configuration .*new --output_folder"):
         wider.recover_if_possible()
+
+
+class SlowToPublish(AtomicCheckpointer):
+    """The main process publishes a second late, as a loaded machine may make it."""
+
+    def _publish(self, ckpt):
+        time.sleep(1.0)
+        super()._publish(ckpt)
+
+
+def _two_process_saves(rank, folder, port, seen):
+    os.environ["RANK"] = str(rank)  # SpeechBrain's main-process checks read it
+    torch.distributed.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2,
+                                         timeout=datetime.timedelta(seconds=30))
+    ckpt = SlowToPublish(folder, recoverables={"layer": torch.nn.Linear(2, 2)})
+    for epoch in (1, 2, 3):
+        ckpt.save_checkpoint(meta={"epoch": epoch})
+        seen[rank].append(sorted(c.meta["epoch"] for c in ckpt.list_checkpoints()))
+    # deletes with one collective per checkpoint it removes: it must find the same ones on every process
+    ckpt.save_and_keep_only(meta={"epoch": 4}, num_to_keep=1, keep_recent=True)
+    seen[rank].append(sorted(c.meta["epoch"] for c in ckpt.list_checkpoints()))
+    torch.distributed.destroy_process_group()
+
+
+def test_under_torchrun_every_process_sees_the_checkpoint_its_save_returned(tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with torch.multiprocessing.Manager() as manager:
+        seen = manager.list([manager.list(), manager.list()])
+        torch.multiprocessing.spawn(_two_process_saves, args=(str(tmp_path), port, seen), nprocs=2)
+        main, other = list(seen[0]), list(seen[1])
+    assert main == other == [[1], [1, 2], [1, 2, 3], [4]]
