@@ -8,7 +8,7 @@ import os
 import speechbrain as sb
 import torch
 from speechbrain.dataio.dataset import DynamicItemDataset
-from speechbrain.utils.distributed import run_on_main
+from speechbrain.utils.distributed import ddp_broadcast, run_on_main
 
 from corpora.audio import load_audio
 from corpora.manifest import check_audio_files, read_csv
@@ -79,10 +79,12 @@ class EmbeddingBrain(CpuDistributedMixin, sb.Brain):
         self.scored_checkpoint = self.checkpointer.recover_if_possible(min_key=min_key)
 
     def validation_metrics(self):
+        """EER and minDCF of the validation trials; under torchrun the main process's, so that every process takes
+        the same decisions (on CPU each process keeps its own BatchNorm statistics, so their embeddings differ)."""
         trials = self.hparams.val_trials
         scores = verification.cosine_scores(embedding_matrix(self.embeddings, trials.ids), trials.enrol, trials.test)
-        return {"EER": verification.eer(scores, trials.labels),
-                "minDCF": verification.min_dcf(scores, trials.labels, p_target=self.hparams.p_target)}
+        return ddp_broadcast({"EER": verification.eer(scores, trials.labels),
+                              "minDCF": verification.min_dcf(scores, trials.labels, p_target=self.hparams.p_target)})
 
 
 def score_test(hparams, embeddings, title):

@@ -1,8 +1,9 @@
-"""Shared by the recipe tests: the MultitaskSSL paths and runners, and killing a run midway."""
+"""Shared by the recipe tests: the MultitaskSSL paths and runners, killing a run midway, torchrun launchers."""
 
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -10,6 +11,15 @@ import time
 RECIPES = os.path.join(os.path.dirname(__file__), "..", "..", "recipes")
 RECIPE = os.path.join(RECIPES, "MultitaskSSL")
 ALPHARATIO = os.path.join(RECIPE, "hparams", "pretrain_alpharatio.yaml")
+
+
+def torchrun(processes=2):
+    """The command prefix of a `torchrun` with `processes` processes on a port that is free now: with fixed ports, a
+    process left over from one aborted run holds its port and every later run fails at the rendezvous."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={processes}", f"--master_port={port}"]
 
 
 def train_recipe(yaml, out, data_args, *extra, launcher=(), env=None, check=True):

@@ -9,16 +9,19 @@ import shutil
 import subprocess
 import sys
 
+import numpy as np
 import pytest
+
+from recipe_support import torchrun
 
 ROOT = os.path.join(os.path.dirname(__file__), "..", "..", "recipes", "LGL")
 TINY = ["--channels", "[16,16,16,16,48]", "--embedding_dim", "16", "--noprogressbar"]
 
 
-def _run(stage, args):
+def _run(stage, args, launcher=()):
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    done = subprocess.run([sys.executable, "train.py", *args], cwd=os.path.join(ROOT, stage), capture_output=True,
-                          text=True, env=env)
+    done = subprocess.run([*(launcher or [sys.executable]), "train.py", *args], cwd=os.path.join(ROOT, stage),
+                          capture_output=True, text=True, env=env)
     assert done.returncode == 0, (done.stdout[-3000:], done.stderr[-3000:])
     return done.stdout + done.stderr
 
@@ -37,13 +40,13 @@ def stage1(tiny_corpus, tmp_path_factory):
     return root, base, base / "stage1" / "save" / "embedder.ckpt"
 
 
-def _stage2(stage1, yaml, out, max_epochs, *extra, clusters=6):
+def _stage2(stage1, yaml, out, max_epochs, *extra, clusters=6, launcher=()):
     root, base, embedder = stage1
     return _run("Stage2", [f"hparams/{yaml}", "--output_folder", str(out), "--stage1_embedder", str(embedder),
                            "--max_epochs", str(max_epochs), "--patience", "1", "--max_iterations", "2",
                            "--gates", "[3.0, 5.0]", "--n_clusters", str(clusters), "--batch_size", "8",
                            "--segment_seconds",
-                           "1.0", *TINY, *_data_args(root, base / "prep"), *extra])
+                           "1.0", *TINY, *_data_args(root, base / "prep"), *extra], launcher)
 
 
 def _lines(out):
@@ -125,3 +128,23 @@ def test_the_baseline_never_gates(stage1, tmp_path):
     lines = _lines(out)
     assert {line[2] for line in lines} == {"train"} and {line[4] for line in lines} == {"1.000"}
     assert any(line[6] == "recluster" for line in lines)
+
+
+def test_two_gloo_processes_cluster_once_and_follow_one_schedule(stage1, tmp_path):
+    """torchrun: each process embeds half of the training set (together: the one-process embeddings), the main
+    process clusters once per iteration, and both processes take the same phase decisions."""
+    _stage2(stage1, "lgl.yaml", tmp_path / "one", 1)
+    out = tmp_path / "ddp"
+    _stage2(stage1, "lgl.yaml", out, 6, "--distributed_backend", "gloo",
+            launcher=torchrun())
+    (alone,), (shared,) = (tmp_path / "one" / "clusters").glob("embeddings_0_*.npy"), (out / "clusters").glob(
+        "embeddings_0_*.npy")
+    assert np.allclose(np.load(shared), np.load(alone), atol=1e-5)  # same Stage-1 model, same order
+    lines = _lines(out)
+    assert [int(line[0]) for line in lines] == list(range(1, len(lines) + 1))  # one line per epoch: main only
+    assert all(_follows(a, b) for a, b in zip(lines, lines[1:]))
+    assert {"gated", "recluster"} <= {line[6] for line in lines}
+    clusters = (out / "clusters.txt").read_text().splitlines()
+    assert len(clusters) == 1 + sum(line[6] == "recluster" for line in lines[:-1])
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["epochs"] == len(lines)

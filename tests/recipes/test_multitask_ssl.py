@@ -14,7 +14,7 @@ import torch
 from corpora.manifest import read_csv
 from corpora.voxceleb import prepare_voxceleb
 from lobes.pretraining import load_pretrained_encoder
-from recipe_support import ALPHARATIO, RECIPE, from_recipe, log_epochs, train_recipe
+from recipe_support import ALPHARATIO, RECIPE, from_recipe, log_epochs, torchrun, train_recipe
 
 
 def test_trains_logs_every_worker_and_exports_the_encoder(tiny_cv):
@@ -212,9 +212,8 @@ def test_resumes_after_kill_with_the_saved_optimizer_state(tiny_cv, tmp_path):
 
 def test_two_processes_with_torchrun_gloo(tiny_cv, tmp_path):
     base, args = tiny_cv
-    launcher = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29533"]
     train_recipe(ALPHARATIO, tmp_path / "ddp", args, "--number_of_epochs", "1", "--distributed_backend", "gloo",
-           launcher=launcher)
+                 launcher=torchrun())
     assert (tmp_path / "ddp" / "save" / "pretrained_encoder" / "encoder.ckpt").exists()
     assert [e for e, _ in log_epochs(tmp_path / "ddp")] == [1]
 

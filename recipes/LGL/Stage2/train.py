@@ -16,6 +16,10 @@ Per iteration (lobes.loss_gate.LGLSchedule; at most `max_iterations`):
 Every decision reads the validation trials (held-out speakers); the test trials are scored once, at the end,
 with the checkpoint of the best validation EER. The schedule's state rides in each checkpoint's meta and the
 clustering writes its embeddings and labels to files: a run killed in any phase resumes there.
+
+Under `torchrun` each process embeds its share of the training set for the clustering, the main process runs the
+k-means and writes the labels that every process then reads, the classifier trains with DDP, and every process takes
+the same phase decisions from the main process's validation EER.
 """
 
 import hashlib
@@ -29,7 +33,9 @@ import numpy as np
 import speechbrain as sb
 import torch
 from hyperpyyaml import load_hyperpyyaml
+from speechbrain.dataio.batch import PaddedBatch
 from speechbrain.dataio.dataset import DynamicItemDataset
+from speechbrain.utils.distributed import ddp_barrier, ddp_broadcast, if_main_process
 from tqdm import tqdm
 
 from corpora.audio import load_audio
@@ -81,19 +87,38 @@ class GatedBrain(EmbeddingBrain):
             self.valid_stats = self.validation_metrics()
 
     def embed_training_set(self, dataset, path):
-        """Embeddings `[N, D]` of `dataset` (clean, whole utterances) in its order, cached in `path` (.npy)."""
-        if os.path.exists(path):
-            return np.load(path)
+        """Embeddings `[N, D]` of `dataset` (clean, whole utterances) in its order, cached in `path` (.npy); under
+        torchrun every process embeds every world-size-th utterance and the main process alone gets the matrix
+        (the others get None)."""
+        if ddp_broadcast(os.path.exists(path)):
+            return np.load(path) if if_main_process() else None
+        rank, world = _rank_and_world()
+        share = torch.utils.data.Subset(dataset, range(rank, len(dataset), world))
+        loader = sb.dataio.dataloader.make_dataloader(share, batch_size=1, collate_fn=PaddedBatch)
         self.modules.eval()
         out = []
-        loader = sb.dataio.dataloader.make_dataloader(dataset, batch_size=1)
         with torch.no_grad():
             for batch in tqdm(loader, desc="embedding the training set", disable=self.noprogressbar):
                 out.append(self.compute_forward(batch, sb.Stage.TEST).float().cpu().numpy()[0])
-        embeddings = np.stack(out)
+        shares = [out]
+        if world > 1:
+            shares = [None] * world
+            torch.distributed.all_gather_object(shares, out)
+        if not if_main_process():
+            return None
+        dim = next(len(vectors[0]) for vectors in shares if vectors)
+        embeddings = np.empty((len(dataset), dim), dtype=np.float32)
+        for r, vectors in enumerate(shares):
+            embeddings[r::world] = np.reshape(vectors, (-1, dim))
         np.save(path + ".part.npy", embeddings)
         os.replace(path + ".part.npy", path)
         return embeddings
+
+
+def _rank_and_world():
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_rank(), torch.distributed.get_world_size()
+    return 0, 1
 
 
 def cluster(brain, hparams, datasets, iteration):
@@ -106,12 +131,18 @@ def cluster(brain, hparams, datasets, iteration):
     key = hashlib.sha1(json.dumps([os.path.abspath(hparams["stage1_embedder"]), source.st_size, source.st_mtime_ns,
                                    hparams["n_clusters"], hparams["seed"]]).encode()).hexdigest()[:10]
     labels_file = os.path.join(folder, f"labels_{iteration}_{key}.json")
-    if os.path.exists(labels_file):
-        with open(labels_file) as f:
-            return json.load(f)
-    full = datasets["train_full"]
-    start = time.time()
-    embeddings = brain.embed_training_set(full, os.path.join(folder, f"embeddings_{iteration}_{key}.npy"))
+    if not ddp_broadcast(os.path.exists(labels_file)):
+        full = datasets["train_full"]
+        start = time.time()
+        embeddings = brain.embed_training_set(full, os.path.join(folder, f"embeddings_{iteration}_{key}.npy"))
+        if if_main_process():
+            write_clusters(hparams, full, embeddings, iteration, labels_file, start)
+        ddp_barrier()  # the labels are on disk for every process
+    with open(labels_file) as f:
+        return json.load(f)
+
+
+def write_clusters(hparams, full, embeddings, iteration, labels_file, start):
     labels = spherical_kmeans(embeddings, hparams["n_clusters"], niter=hparams["kmeans_iterations"],
                               seed=hparams["seed"] + iteration)
     rows = {r["ID"]: r for r in read_csv(hparams["train_csv"])}
@@ -126,7 +157,6 @@ def cluster(brain, hparams, datasets, iteration):
         f.write(f"iteration {iteration}: {len(ids)} utterances, {hparams['n_clusters']} clusters, NMI "
                 f"{'n/a' if score is None else f'{score:.4f}'}\n")
     atomic_write(labels_file, lambda f: json.dump(mapping, f))
-    return mapping
 
 
 def dataio_prepare(hparams, labels=None):
@@ -156,16 +186,21 @@ def dataio_prepare(hparams, labels=None):
 
 
 def load_stage1(brain, hparams):
-    brain.modules.embedder.load_state_dict(torch.load(hparams["stage1_embedder"], map_location=brain.device))
+    """Into the module itself (`hparams`), not its DDP wrapper in `brain.modules`."""
+    hparams["embedder"].load_state_dict(torch.load(hparams["stage1_embedder"], map_location=brain.device))
 
 
 def start_iteration(brain, hparams):
     """The classifier restarts from the Stage-1 embedder, with a fresh head and optimizer state."""
     load_stage1(brain, hparams)
-    for layer in brain.modules.head.modules():
-        if hasattr(layer, "reset_parameters") and layer is not brain.modules.head:
+    head = hparams["head"]
+    for layer in head.modules():
+        if hasattr(layer, "reset_parameters") and layer is not head:
             layer.reset_parameters()
-    torch.nn.init.xavier_uniform_(brain.modules.head.weight)
+    torch.nn.init.xavier_uniform_(head.weight)
+    if _rank_and_world()[1] > 1:  # DDP copied the weights at wrapping only: every process starts from the main's
+        for parameter in head.parameters():
+            torch.distributed.broadcast(parameter.data, src=0)
     brain.optimizer.state.clear()
 
 
@@ -188,15 +223,13 @@ def load_best_of_iteration(checkpointer, schedule):
 
 def main(argv):
     hparams_file, run_opts, overrides = sb.parse_arguments(argv)
+    sb.utils.distributed.ddp_init_group(run_opts)  # torchrun: one process per device (or CPU core group)
     with open(hparams_file) as fin:
         hparams = load_hyperpyyaml(fin, overrides)
     sb.create_experiment_directory(hparams["output_folder"], hyperparams_to_save=hparams_file, overrides=overrides)
     if not os.path.isfile(hparams["stage1_embedder"]):
         raise FileNotFoundError(f"{hparams['stage1_embedder']} not found: run Stage 1 first (recipes/LGL/Stage1), "
                                 "or pass --stage1_embedder <its save/embedder.ckpt>")
-    if run_opts.get("distributed_launch") or int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        raise SystemExit("Stage 2 runs in one process (its clustering and phase changes are not distributed yet): "
-                         "run it without torchrun")
     prepare_data(hparams)
     schedule = LGLSchedule(gates=hparams["gates"], patience=hparams["patience"],
                            max_iterations=hparams["max_iterations"], use_gate=hparams["use_gate"])
@@ -244,10 +277,11 @@ def main(argv):
         action = schedule.evaluated(eer, tag=f"epoch {epoch}")
         hparams["train_logger"].log_stats({"epoch": epoch, "iteration": iteration, "phase": phase, "gate": gate},
                                           train_stats=brain.train_stats, valid_stats=brain.valid_stats)
-        with open(os.path.join(hparams["output_folder"], "score.txt"), "a") as f:
-            f.write(f"epoch {epoch}, iteration {iteration}, phase {phase}, gate {gate}, loss "
-                    f"{brain.train_stats['loss']:.4f}, kept {brain.train_stats['kept']:.3f}, val EER {eer:.2f}, "
-                    f"minDCF {brain.valid_stats['minDCF']:.4f}, next {action}\n")
+        if if_main_process():
+            with open(os.path.join(hparams["output_folder"], "score.txt"), "a") as f:
+                f.write(f"epoch {epoch}, iteration {iteration}, phase {phase}, gate {gate}, loss "
+                        f"{brain.train_stats['loss']:.4f}, kept {brain.train_stats['kept']:.3f}, val EER {eer:.2f}, "
+                        f"minDCF {brain.valid_stats['minDCF']:.4f}, next {action}\n")
         from_best = action in ("gated", "recluster")  # the next phase starts from the iteration's best model
         meta = {"EER": eer, "epoch": epoch, "iteration": iteration, "tag": f"epoch {epoch}",
                 "schedule": json.dumps(schedule.state_dict()), "from_best": from_best}
@@ -262,6 +296,8 @@ def main(argv):
     train_seconds = time.time() - start_time
 
     brain.evaluate(datasets["test"], min_key="EER", test_loader_kwargs={"batch_size": 1})  # once, best val
+    if not if_main_process():
+        return
     best = brain.scored_checkpoint
     out = hparams["output_folder"]
     metrics = score_test(hparams, brain.embeddings,
