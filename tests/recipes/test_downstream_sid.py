@@ -1,4 +1,5 @@
-"""recipes/Downstream/SpeakerID/train.py: the classifier size comes from the training manifest; resuming; TensorBoard."""
+"""recipes/Downstream/SpeakerID/train.py: the classifier size comes from the training manifest; a killed run
+resumes; TensorBoard holds the epochs of train_log.txt."""
 
 import json
 import os
