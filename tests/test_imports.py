@@ -15,7 +15,7 @@ MODULES = [
     "labellers.registry", "labellers.stored", "labellers.frames", "labellers.lld_extraction",
     "labellers.opensmile_lld", "labellers.signal", "labellers.metadata", "labellers.infomax", "corpora.groups",
     "lobes.hsic", "lobes.hsic_layout", "lobes.workers", "lobes.encoders", "lobes.multitask", "lobes.pretraining",
-    "lobes.upstream", "lobes.heads", "lobes.asr", "lobes.verification",
+    "lobes.upstream", "lobes.heads", "lobes.asr", "lobes.verification", "lobes.train_logging",
 ]
 
 

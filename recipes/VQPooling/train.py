@@ -218,10 +218,13 @@ def supervised(hparams, store, info, mode):
             resumed = checkpointer.recover_if_possible()
             best_score = resumed.meta["accuracy"] if resumed else -1.0
             targets = torch.tensor([classes[label] for label in train.labels])
+            # one TensorBoard run per fold (their epochs overlap); one train_log.txt, each line naming its fold
+            train_logger = hparams["train_logger"](tensorboard_logs=os.path.join(hparams["tensorboard_logs"], name))
             for epoch in counter:
                 model.train()
                 generator = torch.Generator().manual_seed(hparams["seed"] * 100_003 + epoch)
                 order = torch.randperm(len(targets), generator=generator).tolist()
+                losses = []
                 for frames, codes, lengths, part in train.batches(order, hparams["batch_size"], model.trained):
                     if len(part) < 2:  # BatchNorm needs two vectors
                         continue
@@ -229,11 +232,15 @@ def supervised(hparams, store, info, mode):
                     optimizer.zero_grad()
                     loss.backward()
                     optimizer.step()
+                    losses.append(loss.item())
                 score = accuracy(model, valid, classes, hparams["batch_size"])
                 if score > best_score:
                     best_score = score
                     checkpointer.save_and_keep_only(meta={"accuracy": score, "epoch": epoch}, max_keys=["accuracy"],
                                                     num_to_keep=1, keep_recent=False)
+                # verbose=False: a benchmark trains hundreds of heads; their epochs go to the file, not the console
+                train_logger.log_stats({"fold": name, "epoch": epoch}, verbose=False, valid_stats={"accuracy": score},
+                                       train_stats={"loss": float(np.mean(losses)) if losses else float("nan")})
             best = checkpointer.find_checkpoint(max_key="accuracy")
             results[name] = {"valid_accuracy": best.meta["accuracy"], "best_epoch": best.meta["epoch"],
                              "seconds": round(time.time() - start, 1)}

@@ -1,9 +1,13 @@
-"""recipes/Downstream/SpeakerID/train.py: the classifier size comes from the training manifest."""
+"""recipes/Downstream/SpeakerID/train.py: the classifier size comes from the training manifest; a killed run
+resumes; TensorBoard holds the epochs of train_log.txt."""
 
 import json
 import os
+import re
 import subprocess
 import sys
+
+import pytest
 
 from recipe_support import kill_when, logged_epochs
 
@@ -44,3 +48,30 @@ def test_a_killed_run_resumes_without_training_an_epoch_twice(tiny_corpus, tmp_p
     assert epochs() == [1, 2, 3]  # the finished epoch was kept, none trained twice
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["best_epoch"] in (1, 2, 3) and 0 <= metrics["accuracy"] <= 1
+
+
+def test_tensorboard_holds_the_epoch_stats_of_train_log(tiny_corpus, tmp_path):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    root, _ = tiny_corpus
+    out = tmp_path / "tb"
+    done = subprocess.run([sys.executable, "train.py", "hparams/speaker_id.yaml", "--data_folder",
+                           str(root / "VoxCeleb" / "vox1"), "--prepare_folder", str(tmp_path / "prep"),
+                           "--output_folder", str(out), "--number_of_epochs", "2", "--batch_size", "8",
+                           "--use_tensorboard", "True"], cwd=RECIPE, capture_output=True, text=True, env=ENV)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    # "epoch: 1 - train loss: 2.31 - valid loss: 2.20, valid accuracy: 1.25e-01", two decimals of each
+    logged = {}
+    for line in (out / "train_log.txt").read_text().splitlines():
+        epoch = re.match(r"epoch: (\d+) - ", line)
+        if epoch:
+            for stage, stat, value in re.findall(r"(train|valid) (\w+): ([0-9.e+-]+)", line):
+                logged[(f"{stat}/{stage}", int(epoch.group(1)))] = float(value)
+    assert {key[1] for key in logged} == {1, 2} and ("loss/train", 2) in logged, logged
+    events = EventAccumulator(str(out / "tensorboard"))
+    events.Reload()
+    written = {(tag, e.step): e.value for tag in events.Tags()["scalars"] if tag.endswith(("/train", "/valid"))
+               for e in events.Scalars(tag)}
+    assert written.keys() == logged.keys()
+    assert all(written[key] == pytest.approx(value, rel=1e-2) for key, value in logged.items()), (written, logged)

@@ -3,6 +3,7 @@ wav2vec 2.0 with its own quantizer), resumed extraction, both benchmarks on ever
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -77,6 +78,9 @@ def test_both_benchmarks_run_on_every_task(extracted):
             assert 0 <= row["value"] <= (100 if row["metric"] == "eer" else 1), row
     er = json.loads((results / "vq_pooling" / "tiny" / "encoder" / "er" / "vq_lp" / "test.json").read_text())
     assert len(er["folds"]) == 5  # each IEMOCAP session is the test fold once
+    log = (results / "vq_pooling" / "tiny" / "encoder" / "er" / "vq_lp" / "train_log.txt").read_text()
+    assert sorted(re.findall(r"^fold: (\w+), epoch: (\d+) - train loss", log, re.M)) == \
+        sorted((fold, epoch) for fold in er["folds"] for epoch in ("1", "2"))  # every head's epochs
     er = json.loads((results / "vq_pooling" / "tiny" / "encoder" / "er" / "vq_lp" / "unsupervised.json").read_text())
     utterances = sum(len(open(results / "prepared" / "tiny" / "iemocap" / f"{s}.csv").readlines()) - 1
                      for s in ("train", "valid", "test"))
