@@ -11,7 +11,7 @@ metadata stays empty; older releases name the accent column `accent`, newer
 import csv
 import os
 
-from corpora.preparation import prepare_splits, require_path
+from corpora.preparation import PrepareError, prepare_splits, require_path
 
 SPLITS = ("train", "dev", "test")
 
@@ -22,7 +22,9 @@ def _read_tsv(path, clips):
         reader = csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
         for needed in ("client_id", "path", "sentence"):
             if needed not in (reader.fieldnames or []):
-                raise ValueError(f"{path}: column {needed!r} missing; header is {reader.fieldnames}")
+                raise PrepareError(f"{path}: column {needed!r} missing; header is {reader.fieldnames}: a Common Voice "
+                                  "split file is tab-separated with client_id, path and sentence columns (restore "
+                                  "the release's own file)")
         for row in reader:
             entries.append({
                 "ID": os.path.splitext(row["path"])[0], "wav": os.path.join(clips, row["path"]),

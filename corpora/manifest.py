@@ -56,7 +56,7 @@ def read_csv(path):
             row["duration"] = float(row["duration"])
         except (TypeError, ValueError):
             raise ValueError(f"{path}, line {line}: duration {row['duration']!r} of {row['ID']!r} is not a number "
-                             "of seconds") from None
+                             "of seconds; correct that line, or prepare the manifest again") from None
         if row["ID"] in seen:
             raise ValueError(f"{path}, line {line}: ID {row['ID']!r} is there twice; IDs must be unique "
                              "(prepare the manifest again)")

@@ -10,7 +10,7 @@ import os
 
 from tqdm import tqdm
 
-from corpora.audio import AudioError, audio_info, load_audio, require_signal
+from corpora.audio import AudioError, audio_info, scan_audio
 from corpora.files import write_json
 from corpora.manifest import write_csv, write_failures
 
@@ -45,15 +45,16 @@ def save_options(save_folder, name, options):
     write_json(os.path.join(save_folder, f"{name}_options.json"), options)
 
 
-def check_audio(path, sample_rate=16000, validate=True):
+def check_audio(path, validate=True):
     """Duration in seconds of a usable file; raises AudioError otherwise.
 
-    `validate=True` reads the samples (finite, non-silent); False trusts the header,
-    which is much faster on very large corpora.
+    `validate=True` decodes the samples block by block (finite, non-silent, as long as the header says; memory
+    bounded however long the file) and returns the decoded duration; False trusts the header, which is much
+    faster on very large corpora.
     """
     rate, frames, _ = audio_info(path)
     if validate:
-        require_signal(path, load_audio(path, sample_rate=sample_rate))
+        frames = scan_audio(path)
     return frames / rate
 
 
@@ -72,11 +73,11 @@ def _first_of_each_id(entries, name):
     return kept
 
 
-def collect_rows(entries, save_folder, name, sample_rate=16000, validate=True, strict=False):
+def collect_rows(entries, save_folder, name, validate=True, strict=False):
     """Checks the audio of `entries` (dicts with ID and wav) and adds `duration`.
 
     Returns the usable rows; unusable files are logged with the reason, listed in
-    `<save_folder>/<name>_failures.csv`, and raise PrepareError if `strict`.
+    `<save_folder>/<name>_failures.csv`, and raise PrepareError if `strict` (or if none is usable).
     """
     entries = _first_of_each_id(entries, name)
     rows, failures = [], []
@@ -85,16 +86,18 @@ def collect_rows(entries, save_folder, name, sample_rate=16000, validate=True, s
         try:
             # Absolute paths: manifests are read from recipe folders, not from where prepare ran.
             wav = os.path.abspath(entry["wav"])
-            rows.append({**entry, "wav": wav, "duration": check_audio(wav, sample_rate, validate)})
+            rows.append({**entry, "wav": wav, "duration": check_audio(wav, validate)})
         except AudioError as err:
             logger.warning("skipping %s", err)
             failures.append({"ID": entry["ID"], "wav": entry["wav"], "reason": err.reason})
     fail_file = os.path.join(save_folder, f"{name}_failures.csv")
     if failures:
         write_failures(fail_file, failures)
-        message = f"{len(failures)} of {len(entries)} {name} files unusable, listed in {fail_file}"
+        message = f"{len(failures)} of {len(entries)} {name} files unusable, listed in {fail_file} with the reason"
         if strict:
-            raise PrepareError(message)
+            raise PrepareError(f"{message}; repair or remove them, or prepare without strict to leave them out")
+        if not rows:  # an empty manifest would train on nothing, or score nothing, without a word
+            raise PrepareError(f"{message}: none is usable; check `data_folder` and the reasons in that file")
         logger.warning(message)
     elif os.path.exists(fail_file):
         os.remove(fail_file)

@@ -100,7 +100,9 @@ def prepare_voxceleb(data_folder, save_folder, verification_file="veri_test2.txt
         if missing:
             example = sorted(missing)[0]
             raise PrepareError(f"{path} refers to {len(missing)} files that are missing or unusable, "
-                               f"e.g. {os.path.join(wav_root, example)}")
+                               f"e.g. {os.path.join(wav_root, example)} (files there but unusable are listed with "
+                               f"the reason in {save_folder}/voxceleb1_failures.csv); restore those files, or use "
+                               "a trial list without them")
         used = sorted({r for _, a, b in trials for r in (a, b)})
         held_out |= {r.split("/")[0] for r in used}
         write_csv(os.path.join(save_folder, f"{name}.csv"), [by_rel[r] for r in used], ["spk_id"])

@@ -180,7 +180,9 @@ def load_encoder_folder(folder, pretrained=True, seed=0, architecture=None):
 
     ckpt = os.path.join(folder, "encoder.ckpt")
     if not os.path.isfile(ckpt):
-        raise UpstreamError(f"{ckpt} not found: the folder has hyperparams.yaml but no weights")
+        raise UpstreamError(f"{ckpt} not found: the folder has hyperparams.yaml but no weights; copy the whole "
+                            "folder that recipes/MultitaskSSL/train.py exported (<save_folder>/pretrained_encoder), "
+                            "or use random:<folder> for a random-weight twin")
     # The Pretrainer only warns about missing or unexpected keys: check them first.
     try:
         stored = torch.load(ckpt, map_location="cpu", weights_only=True)
@@ -247,7 +249,11 @@ class Wav2Vec2Upstream(torch.nn.Module):
         if not os.path.isfile(os.path.join(folder, "config.json")):
             raise UpstreamError(f"{folder}/config.json not found: wav2vec2:<folder> needs a local transformers "
                                 "checkpoint (config.json and model weights, as save_pretrained writes them)")
-        self.model = AutoModel.from_pretrained(folder)
+        try:
+            self.model = AutoModel.from_pretrained(folder)
+        except OSError as err:  # config.json without the weights beside it
+            raise UpstreamError(f"{folder}: {err} wav2vec2:<folder> needs the model weights beside config.json: "
+                                "copy the whole folder that save_pretrained wrote") from err
         self.model.config.output_hidden_states = True
         self.freeze = freeze
         if freeze:
@@ -285,7 +291,9 @@ def load_upstream(spec, freeze=True, seed=0, sample_rate=16000):
         return FeatureUpstream(kind, sample_rate)
     if kind in ("pretrained", "random", "wav2vec2") and folder:
         if not os.path.isdir(folder):
-            raise UpstreamError(f"encoder folder {folder} (from {spec!r}) does not exist")
+            raise UpstreamError(f"encoder folder {folder} (from {spec!r}) does not exist; for pretrained: and "
+                                "random:, pass the folder recipes/MultitaskSSL/train.py exported "
+                                "(<save_folder>/pretrained_encoder)")
         if kind == "wav2vec2":
             return Wav2Vec2Upstream(folder, freeze=freeze)
         upstream = EncoderUpstream(load_encoder_folder(folder, pretrained=kind == "pretrained", seed=seed), freeze)

@@ -12,6 +12,7 @@ checkpointed with the epoch counter and the loss history, so a killed run resume
 end the encoder is written for SpeechBrain's Pretrainer (`<save_folder>/pretrained_encoder/`).
 """
 
+import difflib
 import logging
 import os
 import random
@@ -180,10 +181,22 @@ def dataio_prepare(hparams, context=None, fetchers=None):
 
 
 def load_hparams(hparams_file, overrides):
-    """load_hyperpyyaml, with a dangling `!ref <{worker}_labeller>`-style key named in the error."""
+    """load_hyperpyyaml, with a dangling `!ref <{worker}_labeller>`-style key, or an override of a key the YAML
+    does not have, named in the error."""
     with open(hparams_file) as fin:
         try:
             return load_hyperpyyaml(fin, overrides)
+        except KeyError as err:
+            unknown = re.search(r"Override '([^']+)' not found", str(err))
+            if unknown:
+                key = unknown.group(1)
+                with open(hparams_file) as f:
+                    keys = re.findall(r"^([A-Za-z_]\w*):", f.read(), re.M)
+                close = difflib.get_close_matches(key, keys, n=1)
+                hint = f" (did you mean `--{close[0]}`?)" if close else ""
+                raise WorkerConfigError(f"{hparams_file} has no key `{key}` for the override `--{key}`{hint}: "
+                                        "an override changes a key the YAML defines") from None
+            raise
         except FileNotFoundError as err:
             if "hparams" in str(err.filename):  # an !include: of a shared fragment
                 raise FileNotFoundError(f"{hparams_file}: the fragment {err.filename} it includes is not there; "

@@ -31,7 +31,7 @@ from speechbrain.utils.distributed import if_main_process, run_on_main
 
 from corpora.audio import load_audio
 from corpora.files import write_json, write_text
-from corpora.manifest import read_csv
+from corpora.manifest import check_audio_files, read_csv
 from lobes.asr import ErrorRates
 from lobes.ctc_lm import LexiconLMDecoder
 from lobes.distributed import CpuDistributedMixin
@@ -205,6 +205,8 @@ def main(argv):
                                    overrides=overrides)
     if not hparams["skip_prep"]:
         run_on_main(hparams["prepare"])
+    # a valid or test file gone since prepare would otherwise stop the run after a whole training epoch
+    check_audio_files(hparams["train_csv"], hparams["valid_csv"], hparams["test_csv"])
     transcripts = [row["wrd"] for row in read_csv(hparams["train_csv"])]  # the tokenizer's and the LM's text
     tokenizer = load_tokenizer(hparams, transcripts)
     datasets = dataio_prepare(hparams, tokenizer)

@@ -27,6 +27,7 @@ from speechbrain.utils.distributed import if_main_process, run_on_main
 
 from corpora.audio import load_audio
 from corpora.files import write_json
+from corpora.manifest import check_audio_files
 from lobes.distributed import CpuDistributedMixin
 from lobes.frame_cache import FrameCache, crop_frames, sample_crops_to_frames
 from lobes.upstream import claim_output_folder, optimizer_groups, prepare_upstream, recoverables
@@ -131,6 +132,8 @@ def main(argv):
     sb.create_experiment_directory(hparams["output_folder"], hyperparams_to_save=hparams_file, overrides=overrides)
     if not hparams["skip_prep"]:
         run_on_main(hparams["prepare"])
+    # a dev or test file gone since prepare would otherwise stop the run after a whole training epoch
+    check_audio_files(hparams["train_csv"], hparams["dev_csv"], hparams["test_csv"])
     datasets, speakers = dataio_prepare(hparams)
     upstream = prepare_upstream(hparams["upstream"], hparams["train_csv"], seed=hparams["seed"])
     head = hparams["head"](num_classes=speakers)

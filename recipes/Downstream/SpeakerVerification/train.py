@@ -29,7 +29,7 @@ from tqdm import tqdm
 
 from corpora.audio import load_audio
 from corpora.files import write_json
-from corpora.manifest import read_csv
+from corpora.manifest import check_audio_files, read_csv
 from corpora.voxceleb import prepare_voxceleb
 from lobes import verification
 from lobes.distributed import CpuDistributedMixin
@@ -202,6 +202,8 @@ def main(argv):
     if not os.path.exists(hparams["val_trials"]):
         raise FileNotFoundError(f"{hparams['val_trials']} not found: the recipe selects checkpoints on validation "
                                 f"trials; put {hparams['validation_file']} in {hparams['data_folder']}")
+    # a validation or test file gone since prepare would otherwise stop the run after a whole training epoch
+    check_audio_files(hparams["train_csv"], hparams["val_csv"], hparams["test_csv"])
     upstream = prepare_upstream(hparams["upstream"], hparams["train_csv"], seed=hparams["seed"])
     datasets, label_encoder = dataio_prepare(hparams)
     n_train = len(datasets["train_full"])
