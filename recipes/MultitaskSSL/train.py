@@ -30,9 +30,9 @@ from corpora.manifest import check_audio_files
 from labellers.base import LabelBatch
 from labellers.lld_torch import HOP as LLD_HOP
 from lobes.distributed import CpuDistributedMixin
+from lobes.encoder_folder import export_encoder
 from lobes.multitask import (WorkerConfigError, WorkerHeads, build_workers, label_context, label_fetchers,
                              require_keys, worker_loss)
-from lobes.pretraining import LossHistory, export_encoder
 
 logger = logging.getLogger(__name__)
 # the keys this script reads unconditionally (checked before any work: see lobes.multitask.require_keys)
