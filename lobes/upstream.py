@@ -28,6 +28,7 @@ import os
 import random
 
 import torch
+from speechbrain.dataio.dataio import length_to_mask
 from speechbrain.lobes.features import MFCC, Fbank
 from tqdm import tqdm
 
@@ -131,7 +132,7 @@ def wants_normalized_waveforms(folder):
 def normalized_waveforms(wavs, lengths, normalize=True):
     """(wavs scaled to zero mean and unit variance over each utterance's own samples when `normalize`, as the
     transformers feature extractor does, padding zeroed; valid-sample mask [B, samples])."""
-    valid = torch.arange(wavs.shape[1], device=wavs.device)[None] < (lengths * wavs.shape[1])[:, None]
+    valid = length_to_mask(lengths * wavs.shape[1], wavs.shape[1], dtype=torch.bool)
     if normalize:
         count = valid.sum(1, keepdim=True).clamp(min=1)
         mean = (wavs * valid).sum(1, keepdim=True) / count
