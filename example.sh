@@ -30,22 +30,14 @@ cd "$(dirname "$0")"
 stage=1
 stop_stage=100
 epochs=15
-downstream=()
+settings=""
 # ASR on every encoder would take the whole run past 45 minutes on 2 cores: it is one option away
 downstream_tasks="verification speaker_id"
 usage="[--stage N] [--stop_stage M] [--size tiny|small] [--seed S] [--epochs E] [--settings small|debug|full] [--downstream_tasks \"asr verification speaker_id\"]"
 . tools/embedded_paths.sh
-while [ $# -gt 0 ]; do
-    embedded_option "$@" && shift 2 && continue
-    case "$1" in
-        --stage) stage="$(option_value "$@")"; shift 2 ;;
-        --stop_stage) stop_stage="$(option_value "$@")"; shift 2 ;;
-        --epochs) epochs="$(option_value "$@")"; shift 2 ;;
-        --settings) downstream=(--settings "$(option_value "$@")"); shift 2 ;;
-        --downstream_tasks) downstream_tasks="$(option_value "$@")"; shift 2 ;;
-        *) embedded_usage "$1" ;;
-    esac
-done
+parse_options "stage stop_stage epochs settings downstream_tasks" "$@"
+downstream=()
+if [ -n "$settings" ]; then downstream=(--settings "$settings"); fi
 embedded_paths  # name, data, prepared, report
 corpus=(--size "$size" --seed "$seed")
 

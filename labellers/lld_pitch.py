@@ -49,6 +49,7 @@ import math
 from functools import lru_cache
 
 import torch
+from speechbrain.dataio.dataio import length_to_mask
 
 from labellers.lld_torch import HOP, LONG_FRAME, SAMPLE_RATE, exact_matmul, smile_batch
 from labellers.pitch_jitter import wave_hnr
@@ -203,7 +204,6 @@ class PitchLLD(torch.nn.Module):
                      if set(cols) & set(self.columns)]
 
     def forward(self, wavs, lengths=None):
-        device = wavs.device
         x, num, rows, total = smile_batch(wavs, lengths)
         if total == 0:
             return x.new_zeros(x.shape[0], 0, len(self.columns)), rows
@@ -233,7 +233,7 @@ class PitchLLD(torch.nn.Module):
                     hnr = acf_hnr(frames, f0_k.reshape(-1)).view_as(f0_k)
                     tracks["HNRdBACF_sma3nz"] = nz_smooth(hnr, rows, flushed_k)
         table = torch.stack([tracks[c] for c in self.columns], -1)
-        valid = torch.arange(total, device=device)[None] < rows[:, None]
+        valid = length_to_mask(rows, total, dtype=torch.bool)
         return table * valid[..., None], rows
 
     def _frame_candidates(self, frames):

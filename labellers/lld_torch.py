@@ -40,6 +40,7 @@ import math
 
 import torch
 import torchaudio
+from speechbrain.dataio.dataio import length_to_mask
 
 SAMPLE_RATE = 16000
 HOP = 160             # 10 ms
@@ -73,7 +74,7 @@ def smile_batch(wavs, lengths=None):
     `rows [B]` of the stored table, `the largest row count)`."""
     num = torch.full((wavs.shape[0],), wavs.shape[1], device=wavs.device) if lengths is None else \
         torch.round(lengths.to(wavs.device) * wavs.shape[1]).long()
-    x = smile_input(wavs) * (torch.arange(wavs.shape[1], device=wavs.device)[None] < num[:, None])
+    x = smile_input(wavs) * length_to_mask(num, wavs.shape[1], dtype=torch.bool)
     rows = frame_counts(num, LONG_FRAME)
     return x, num, rows, int(rows.max()) if len(rows) else 0
 
@@ -202,7 +203,7 @@ class TorchLLD(torch.nn.Module):
             j = self.columns.index("pcm_zcr_sma")
             smoothed[..., j] = smooth3(table[..., j:j + 1], rows)[..., 0]
         smoothed = smoothed[:, :total]
-        valid = torch.arange(total, device=x.device)[None] < rows[:, None]
+        valid = length_to_mask(rows, total, dtype=torch.bool)
         return (smoothed * valid[..., None]).float(), rows
 
     def _spectral(self, x, count, wanted):

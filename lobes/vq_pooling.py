@@ -24,12 +24,13 @@ tensor([[0.1667, 0.1667, 0.1667, 0.5000]])
 """
 
 import torch
+from speechbrain.dataio.dataio import length_to_mask
 
 
 def frame_mask(lengths, max_len):
     """Relative lengths `[B]` (SpeechBrain's convention) -> valid-frame mask `[B, max_len]`."""
     counts = torch.round(lengths.float() * max_len).long().clamp(min=1, max=max_len)
-    return torch.arange(max_len, device=lengths.device)[None] < counts[:, None]
+    return length_to_mask(counts, max_len, dtype=torch.bool)
 
 
 def normalize(weights, mask):

@@ -11,6 +11,7 @@ carry the information.
 """
 
 import torch
+from speechbrain.dataio.dataio import length_to_mask
 
 
 def _mlp(input_size, output_size, hidden_size, num_layers, dropout):
@@ -29,7 +30,7 @@ def valid_frames(lengths, num_frames):
 
 def frame_mask(lengths, num_frames):
     """`[B, T]` True on the frames within each relative length."""
-    return torch.arange(num_frames, device=lengths.device)[None, :] < valid_frames(lengths, num_frames)[:, None]
+    return length_to_mask(valid_frames(lengths, num_frames), num_frames, dtype=torch.bool)
 
 
 def masked_mean(x, lengths=None):

@@ -14,7 +14,7 @@ MODULES = [
     "corpora.embedded.espeak", "corpora.embedded.voices", "corpora.prepare_embedded", "corpora.describe",
     "labellers.registry", "labellers.stored", "labellers.frames", "labellers.lld_extraction",
     "labellers.opensmile_lld", "labellers.signal", "labellers.metadata", "labellers.infomax", "corpora.groups",
-    "lobes.hsic", "lobes.hsic_layout", "lobes.workers", "lobes.encoders", "lobes.multitask", "lobes.pretraining",
+    "lobes.hsic", "lobes.workers", "lobes.encoders", "lobes.multitask", "lobes.encoder_folder",
     "lobes.upstream", "lobes.heads", "lobes.asr", "lobes.verification", "lobes.train_logging",
 ]
 

@@ -2,15 +2,10 @@
 # corpus and result paths they map to, the venv and the corpus itself. Source it from
 # the repository root:
 #
-#     usage="[--size tiny|small] [--seed S] [--epochs E]"   # shown on a bad option
+#     epochs=15                                             # each option's default
+#     usage="[--size tiny|small] [--seed S] [--epochs E]"   # shown on --help and on a bad option
 #     . tools/embedded_paths.sh
-#     while [ $# -gt 0 ]; do
-#         embedded_option "$@" && shift 2 && continue
-#         case "$1" in
-#             --epochs) epochs="$(option_value "$@")"; shift 2 ;;
-#             *) embedded_usage "$1" ;;
-#         esac
-#     done
+#     parse_options "epochs" "$@"   # --size, --seed, --help and `--epochs E` (sets epochs)
 #     embedded_paths    # sets name, data, prepared, report
 #     embedded_env      # venv, corpus and manifests (each skips itself when up to date)
 #
@@ -49,6 +44,25 @@ embedded_option() {
     esac
 }
 
+# A script's options: --size, --seed and --help (embedded_option), and `--<name> VALUE` for every name in
+# the list $1, which sets the variable of that name (its default is the caller's). Anything else, or an
+# option without its value, prints the usage line (the known options) and exits with status 2.
+parse_options() {
+    local _names="$1" _name _option _value
+    shift
+    while [ $# -gt 0 ]; do
+        embedded_option "$@" && shift 2 && continue
+        _option=""
+        for _name in $_names; do
+            if [ "$1" = "--$_name" ]; then _option="$_name"; fi
+        done
+        if [ -z "$_option" ]; then embedded_usage "$1"; fi
+        _value="$(option_value "$@")" || exit 2
+        printf -v "$_option" '%s' "$_value"
+        shift 2
+    done
+}
+
 # The default corpus (small, seed 0) is data/embedded; any other is data/embedded_<size>_seed<seed>,
 # so a quick tiny run never touches the default corpus or its results. Report fragments always go
 # to results/report, which tools/make_report.py assembles into results/REPORT.md.
@@ -75,10 +89,7 @@ embedded_env() {
 # paths and builds the venv, corpus and manifests.
 embedded_setup() {
     usage="[--size tiny|small] [--seed S]"
-    while [ $# -gt 0 ]; do
-        embedded_option "$@" && shift 2 && continue
-        embedded_usage "$1"
-    done
+    parse_options "" "$@"
     embedded_paths
     embedded_env
 }

@@ -23,16 +23,7 @@ tasks="asr verification speaker_id"
 jobs=$(nproc)
 usage="[--size tiny|small] [--seed S] [--settings small|debug|full] [--seeds \"0 1 2\"] [--tasks \"asr verification speaker_id\"] [--jobs N]"
 . tools/embedded_paths.sh
-while [ $# -gt 0 ]; do
-    embedded_option "$@" && shift 2 && continue
-    case "$1" in
-        --settings) settings="$(option_value "$@")"; shift 2 ;;
-        --seeds) seeds="$(option_value "$@")"; shift 2 ;;
-        --tasks) tasks="$(option_value "$@")"; shift 2 ;;
-        --jobs) jobs="$(option_value "$@")"; shift 2 ;;
-        *) embedded_usage "$1" ;;
-    esac
-done
+parse_options "settings seeds tasks jobs" "$@"
 embedded_paths
 embedded_env
 

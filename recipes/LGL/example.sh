@@ -16,14 +16,7 @@ stage1_epochs=12
 stage2_epochs=12
 usage="[--size tiny|small] [--seed S] [--stage1_epochs N] [--stage2_epochs N]"
 . tools/embedded_paths.sh
-while [ $# -gt 0 ]; do
-    embedded_option "$@" && shift 2 && continue
-    case "$1" in
-        --stage1_epochs) stage1_epochs="$(option_value "$@")"; shift 2 ;;
-        --stage2_epochs) stage2_epochs="$(option_value "$@")"; shift 2 ;;
-        *) embedded_usage "$1" ;;
-    esac
-done
+parse_options "stage1_epochs stage2_epochs" "$@"
 embedded_paths
 embedded_env
 

@@ -19,16 +19,7 @@ tasks="verification speaker_id"
 epochs=15
 usage="[--size tiny|small] [--seed S] [--experiments \"...\"] [--pretrain_seeds \"1986 1987 1988\"] [--tasks \"verification speaker_id\"] [--epochs E]"
 . tools/embedded_paths.sh
-while [ $# -gt 0 ]; do
-    embedded_option "$@" && shift 2 && continue
-    case "$1" in
-        --experiments) experiments="$(option_value "$@")"; shift 2 ;;
-        --pretrain_seeds) pretrain_seeds="$(option_value "$@")"; shift 2 ;;
-        --tasks) tasks="$(option_value "$@")"; shift 2 ;;
-        --epochs) epochs="$(option_value "$@")"; shift 2 ;;
-        *) embedded_usage "$1" ;;
-    esac
-done
+parse_options "experiments pretrain_seeds tasks epochs" "$@"
 embedded_paths
 embedded_env
 

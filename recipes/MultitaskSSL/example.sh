@@ -26,15 +26,7 @@ experiments="alpharatio selected_speakers pase"
 pretrain_seeds=1986
 usage="[--size tiny|small] [--seed S] [--epochs E] [--experiments \"alpharatio selected_speakers selected_words pase\"] [--pretrain_seeds \"1986 1987\"]"
 . tools/embedded_paths.sh
-while [ $# -gt 0 ]; do
-    embedded_option "$@" && shift 2 && continue
-    case "$1" in
-        --epochs) epochs="$(option_value "$@")"; shift 2 ;;
-        --experiments) experiments="$(option_value "$@")"; shift 2 ;;
-        --pretrain_seeds) pretrain_seeds="$(option_value "$@")"; shift 2 ;;
-        *) embedded_usage "$1" ;;
-    esac
-done
+parse_options "epochs experiments pretrain_seeds" "$@"
 # the YAML of an experiment, and the selection layout of a selected_<task> one
 yaml_of() { case "$1" in selected_*) echo pretrain_selected ;; *) echo "pretrain_$1" ;; esac; }
 layout_of() { case "$1" in selected_speakers*) echo voxceleb ;; selected_words*) echo librispeech ;; esac; }

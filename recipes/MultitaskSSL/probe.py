@@ -20,8 +20,8 @@ from tqdm import tqdm
 from corpora.audio import load_audio
 from corpora.files import write_json
 from corpora.manifest import read_csv
+from lobes.encoder_folder import load_pretrained_encoder
 from lobes.probes import centroid_accuracy, linear_probe_accuracy
-from lobes.pretraining import load_pretrained_encoder
 from lobes.upstream import load_upstream, prepare_upstream
 from lobes.workers import masked_mean
 

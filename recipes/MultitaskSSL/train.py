@@ -31,9 +31,9 @@ from corpora.manifest import check_audio_files
 from labellers.base import LabelBatch
 from labellers.lld_torch import HOP as LLD_HOP
 from lobes.distributed import CpuDistributedMixin
+from lobes.encoder_folder import export_encoder
 from lobes.multitask import (WorkerConfigError, WorkerHeads, build_workers, label_context, label_fetchers,
                              require_keys, worker_loss)
-from lobes.pretraining import LossHistory, export_encoder
 
 logger = logging.getLogger(__name__)
 # the keys this script reads unconditionally (checked before any work: see lobes.multitask.require_keys)
@@ -100,6 +100,9 @@ class MultitaskBrain(CpuDistributedMixin, sb.Brain):
             return
         lrs = {k: opt.param_groups[0]["lr"] for k, opt in self.optimizers_dict.items()}
         self.hparams.loss_history.add(epoch, self.train_stats, stats)
+        # Not SpeechBrain's StepScheduler: it holds one initial rate (here the encoder and every worker have their own,
+        # read from the checkpoint on resume) and computes initial * factor ** k, which differs from this repeated
+        # product in the last bits unless the factor is a power of two; its epoch count also runs one ahead.
         if epoch % self.hparams.lr_update_interval == 0:  # anneal encoder and worker learning rates
             for opt in self.optimizers_dict.values():
                 for group in opt.param_groups:

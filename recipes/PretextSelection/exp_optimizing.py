@@ -21,9 +21,9 @@ import sys
 from tqdm import tqdm
 
 import selection_outputs as out
+from kernel_files import read_layout, stored_kernels
 from labellers.stored import LLD_ALIASES, alias_of
 from lobes.hsic import optimize_weights
-from lobes.hsic_layout import read_layout, stored_kernels
 
 
 def parse_args(argv):

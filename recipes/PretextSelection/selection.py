@@ -16,10 +16,10 @@ from tqdm import tqdm
 import selection_outputs as out
 from corpora.groups import log_mel_segments
 from corpora.files import write_json
+from kernel_files import k_path, write_group
 from labellers.lld_store import LLDStore, save_array
 from labellers.stored import LLD_ALIASES, alias_of
 from lobes.hsic import GroupBuckets, cosine_kernel, gaussian_downsample, log_gaussian_kernel, optimize_weights
-from lobes.hsic_layout import k_path, write_group
 
 logger = logging.getLogger(__name__)
 

@@ -20,15 +20,8 @@ epochs=""
 wav2vec2_folder=""
 usage="[--size tiny|small] [--seed S] [--benchmarks \"unsupervised supervised\"] [--epochs N] [--wav2vec2_folder DIR]"
 . tools/embedded_paths.sh
-while [ $# -gt 0 ]; do
-    embedded_option "$@" && shift 2 && continue
-    case "$1" in
-        --benchmarks) benchmarks="$(option_value "$@")"; shift 2 ;;
-        --epochs) epochs="$(option_value "$@")"; shift 2 ;;
-        --wav2vec2_folder) wav2vec2_folder="$(cd "$(option_value "$@")" && pwd)"; shift 2 ;;
-        *) embedded_usage "$1" ;;
-    esac
-done
+parse_options "benchmarks epochs wav2vec2_folder" "$@"
+if [ -n "$wav2vec2_folder" ]; then wav2vec2_folder="$(cd "$wav2vec2_folder" && pwd)"; fi
 embedded_paths
 embedded_env
 

@@ -1,5 +1,5 @@
 """Bad encoder folders and specs fed to the encoder loaders (lobes.upstream.load_upstream, what every downstream
-YAML calls; lobes.pretraining.load_pretrained_encoder) and a resumed run whose checkpoint is of another
+YAML calls; lobes.encoder_folder.load_pretrained_encoder) and a resumed run whose checkpoint is of another
 architecture (lobes.checkpoints.AtomicCheckpointer)."""
 
 import os
@@ -11,8 +11,9 @@ import torch
 from bad_input_support import Case, assert_clear_error, cases_for
 from lobes.checkpoints import AtomicCheckpointer
 from lobes.encoders import FbankCRDNN, PASEEncoder
-from lobes.pretraining import export_encoder, load_pretrained_encoder
-from lobes.upstream import UpstreamError, load_encoder_folder, load_upstream
+from lobes.encoder_folder import export_encoder, load_pretrained_encoder
+from lobes.encoder_folder import UpstreamError, load_encoder_folder
+from lobes.upstream import load_upstream
 
 EXPORT_AGAIN = r"export the folder again"
 

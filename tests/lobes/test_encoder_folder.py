@@ -7,9 +7,8 @@ import pytest
 import torch
 from hyperpyyaml import load_hyperpyyaml
 
+from lobes.encoder_folder import UpstreamError, export_encoder, load_encoder_folder
 from lobes.encoders import FbankCRDNN
-from lobes.pretraining import export_encoder
-from lobes.upstream import UpstreamError, load_encoder_folder
 
 
 @pytest.fixture

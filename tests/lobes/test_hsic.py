@@ -1,4 +1,4 @@
-"""HSIC ranking and weighting of pseudo-labels (lobes.hsic, lobes.hsic_layout) on planted data."""
+"""HSIC ranking and weighting of pseudo-labels (lobes.hsic) on planted data."""
 
 import numpy as np
 import pytest
@@ -6,7 +6,6 @@ import torch
 
 from lobes.hsic import (GroupBuckets, center, cka, cosine_kernel, gaussian_downsample, hsic, hsic_reference,
                         log_gaussian_kernel, median_bandwidth_values, optimize_weights)
-from lobes.hsic_layout import l_path, read_layout, stored_kernels, write_group
 
 
 def planted_groups(num_groups=12, n=24, dim=6, seed=0):
@@ -87,30 +86,6 @@ def test_gaussian_downsample_shapes_and_values():
     assert torch.allclose(gaussian_downsample(torch.full((7, 2), 2.5), 10), torch.full((10, 2), 2.5))
     with pytest.raises(ValueError, match="frames > 0"):
         gaussian_downsample(torch.zeros(0, 80), 10)
-
-
-def test_original_layout_round_trip_and_errors(tmp_path):
-    ks, values = planted_groups(num_groups=3, n=8)
-    k_dir, l_dir = str(tmp_path / "K"), str(tmp_path / "L")
-    for g, (k, v) in enumerate(zip(ks, values)):
-        z = torch.from_numpy(v)
-        write_group(k_dir, l_dir, f"group{g}", k,
-                    {name: log_gaussian_kernel(z[:, p], 0.05).numpy() for p, name in enumerate(["func", "noise"])})
-    groups, features, read_k, read_l = read_layout(k_dir, l_dir)
-    assert groups == ["group0", "group1", "group2"] and features == ["func", "noise"]
-    np.testing.assert_allclose(read_k["group1"], ks[1])
-    stored = stored_kernels(read_k, read_l, features, dtype=torch.float64).single_label_hsic()
-    direct = GroupBuckets(ks, values, ["func", "noise"], dtype=torch.float64).single_label_hsic()
-    assert torch.allclose(stored, direct, rtol=1e-5)  # float32 storage of log L
-
-    np.save(l_path(l_dir, "group2", "noise"), np.zeros((5, 5), dtype=np.float32))
-    with pytest.raises(ValueError, match=r"L_matrix_group2_noise\.npy is \(5, 5\) but .*K_matrix_group2\.npy"):
-        read_layout(k_dir, l_dir)
-    (tmp_path / "L" / "noise" / "L_matrix_group2_noise.npy").unlink()
-    with pytest.raises(FileNotFoundError, match=r"L_matrix_group2_noise\.npy is missing"):
-        read_layout(k_dir, l_dir)
-    with pytest.raises(ValueError, match="contains '_'"):
-        write_group(k_dir, l_dir, "bad_name", ks[0], {})
 
 
 def _planted_groups(seed=0, groups=20, n=12, dims=3):

@@ -10,9 +10,9 @@ import torch
 
 from corpora.audio import write_audio
 from labellers import LabelBatch, get_labeller
+from lobes.encoder_folder import export_encoder, load_pretrained_encoder
 from lobes.encoders import FbankCRDNN, PASEEncoder
 from lobes.multitask import WorkerConfigError, WorkerHeads, build_workers, worker_loss
-from lobes.pretraining import export_encoder, load_pretrained_encoder
 from lobes.upstream import UpstreamError
 from lobes.workers import Classifier, InfoMax, Regressor
 

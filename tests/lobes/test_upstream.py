@@ -6,8 +6,8 @@ import os
 import pytest
 import torch
 
+from lobes.encoder_folder import export_encoder
 from lobes.encoders import FbankCRDNN, PASEEncoder
-from lobes.pretraining import export_encoder
 from lobes.upstream import (UpstreamError, claim_output_folder, load_upstream, optimizer_groups, prepare_upstream,
                             recoverables)
 

@@ -13,7 +13,7 @@ import torch
 
 from corpora.manifest import read_csv
 from corpora.voxceleb import prepare_voxceleb
-from lobes.pretraining import load_pretrained_encoder
+from lobes.encoder_folder import load_pretrained_encoder
 from recipe_support import ALPHARATIO, RECIPE, from_recipe, log_epochs, torchrun, train_recipe
 
 

@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from corpora.prepare_embedded import prepare_embedded
+from lobes.encoder_folder import export_encoder
 from lobes.encoders import FbankCRDNN
-from lobes.pretraining import export_encoder
 from recipe_support import kill_when
 
 RECIPE = os.path.join(os.path.dirname(__file__), "..", "..", "recipes", "VQPooling")

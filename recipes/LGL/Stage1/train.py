@@ -86,7 +86,8 @@ class ContrastiveBrain(EmbeddingBrain):
                                                             "discriminator_accuracy")}
         self.segments_seen, self.stage_start = 0, time.time()
         if stage == sb.Stage.TRAIN:  # lr0 * decay ^ ((epoch - 1) // every): a function of the epoch, so resumable
-            lr = self.hparams.lr * self.hparams.lr_decay ** ((epoch - 1) // self.hparams.lr_decay_every)
+            # StepScheduler(n) returns (lr0 * decay ^ (n // every), the next epoch's rate): its count is one ahead
+            lr, _ = self.hparams.lr_annealing(epoch - 1)
             for group in self.optimizer.param_groups:
                 group["lr"] = lr
 

@@ -1,4 +1,5 @@
-"""K and L matrices on disk in the layout of the original selection scripts.
+"""K and L matrices on disk in the layout of the original selection scripts (select_tasks.py writes them,
+exp_optimizing.py reads them back).
 
     <K_dir>/K_matrix_<group>.npy                       [n, n] speech similarity of one group
     <L_dir>/<feature>/L_matrix_<group>_<feature>.npy   [n, n] log L of one pseudo-label, clamped to [-10, 0]
