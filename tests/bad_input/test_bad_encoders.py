@@ -11,8 +11,7 @@ import torch
 from bad_input_support import Case, assert_clear_error, cases_for
 from lobes.checkpoints import AtomicCheckpointer
 from lobes.encoders import FbankCRDNN, PASEEncoder
-from lobes.encoder_folder import export_encoder, load_pretrained_encoder
-from lobes.encoder_folder import UpstreamError, load_encoder_folder
+from lobes.encoder_folder import UpstreamError, export_encoder, load_encoder_folder, load_pretrained_encoder
 from lobes.upstream import load_upstream
 
 EXPORT_AGAIN = r"export the folder again"
