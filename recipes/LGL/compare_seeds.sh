@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Stage 2 over seeds and learning rates, from one Stage-1 model, on the embedded corpus; then the table of
+# mean ± std (stage2_seeds.py) next to Stage 1. Every model is selected on the validation trials.
+#
+#   bash compare_seeds.sh                                           # lgl, lr 0.001 and 0.0002, seeds 1986-1988
+#   bash compare_seeds.sh --experiments "lgl baseline" --lrs 0.0002 --epochs 20
+#
+# Runs that finished are reused (each train.py resumes from its checkpoints).
+# Outputs: results/lgl/<corpus>/seeds/<experiment>_lr<lr>/<seed>/ and results/lgl/<corpus>/seeds/seeds.md.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root="$PWD"
+
+stage1_epochs=10
+epochs=10
+experiments="lgl"
+lrs="0.001 0.0002"
+stage2_seeds="1986 1987 1988"
+usage="[--size tiny|small] [--seed S] [--stage1_epochs N] [--epochs N] [--experiments \"lgl baseline\"] [--lrs \"0.001 0.0002\"] [--stage2_seeds \"1986 1987\"]"
+. tools/embedded_paths.sh
+parse_options "stage1_epochs epochs experiments lrs stage2_seeds" "$@"
+embedded_paths
+embedded_env
+. recipes/LGL/lgl_paths.sh
+
+[ -f "$out/stage1/metrics.json" ] || bash recipes/LGL/Stage1/example.sh --size "$size" --seed "$seed" \
+    --epochs "$stage1_epochs"
+for experiment in $experiments; do
+  for lr in $lrs; do
+    for stage2_seed in $stage2_seeds; do
+      run="$out/seeds/${experiment}_lr$lr/$stage2_seed"
+      echo "== LGL Stage 2 ($experiment, lr $lr, seed $stage2_seed, at most $epochs epochs) -> $run"
+      (cd recipes/LGL/Stage2 && python train.py "hparams/$experiment.yaml" "${data_args[@]}" \
+          --stage1_embedder "$out/stage1/save/embedder.ckpt" --output_folder "$run" --seed "$stage2_seed" \
+          --lr "$lr" --max_epochs "$epochs" --patience 2 --n_clusters "$clusters" --noprogressbar "${small[@]}")
+    done
+  done
+done
+python recipes/LGL/stage2_seeds.py "$out/seeds" --stage1 "$out/stage1"

@@ -1,0 +1,83 @@
+#!/usr/bin/env python3
+"""Stage 2 over seeds: one row per `<experiment>_lr<lr>` folder, mean ± std over its seeds, next to Stage 1.
+
+    python stage2_seeds.py ../../results/lgl/embedded/seeds --stage1 ../../results/lgl/embedded/stage1
+
+Reads `<folder>/<variant>/<seed>/metrics.json` and `score.txt` (recipes/LGL/compare_seeds.sh). Besides the test
+EER and minDCF of the checkpoint the validation trials chose, it counts the runs whose chosen checkpoint comes from
+a gated phase: the gate helps only where the validation picks what it trained. Writes `<folder>/seeds.md`.
+"""
+
+import argparse
+import glob
+import json
+import os
+import re
+
+import numpy as np
+
+
+def scored_phase(run, epoch):
+    """The phase (train or gated) of `epoch` in the run's score.txt."""
+    with open(os.path.join(run, "score.txt")) as f:
+        for line in f:
+            match = re.match(rf"epoch {epoch}, iteration \d+, phase (\w+),", line)
+            if match:
+                return match.group(1)
+    raise ValueError(f"{run}/score.txt has no line for epoch {epoch}")
+
+
+def spread(values):
+    """mean ± sample std (the mean alone for one value)."""
+    if len(values) == 1:
+        return f"{values[0]:.2f}"
+    return f"{np.mean(values):.2f} ± {np.std(values, ddof=1):.2f}"
+
+
+def rows(folder):
+    """{variant: [(seed, metrics, phase of the scored epoch)]}, in name order."""
+    runs = {}
+    for path in sorted(glob.glob(os.path.join(folder, "*", "*", "metrics.json"))):
+        run = os.path.dirname(path)
+        variant, seed = run.split(os.sep)[-2:]
+        with open(path) as f:
+            metrics = json.load(f)
+        runs.setdefault(variant, []).append((seed, metrics, scored_phase(run, metrics["scored_epoch"])))
+    return runs
+
+
+def table(runs, stage1=None):
+    lines = ["| system | seeds | test EER (%) | minDCF | best val EER (%) | chosen from a gated phase |",
+             "|---|---|---:|---:|---:|---:|"]
+    if stage1 is not None:
+        lines.append(f"| Stage 1 | {stage1['seed']} | {stage1['eer']:.2f} | {stage1['min_dcf']:.3f} | "
+                     f"{stage1['val_eer']:.2f} | |")
+    for variant, results in runs.items():
+        metrics = [m for _, m, _ in results]
+        gated = sum(phase == "gated" for _, _, phase in results)
+        lines.append(f"| Stage 2 {variant} | {' '.join(s for s, _, _ in results)} | "
+                     f"{spread([m['eer'] for m in metrics])} | {spread([m['min_dcf'] for m in metrics])} | "
+                     f"{spread([m['val_eer'] for m in metrics])} | {gated} of {len(results)} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("folder", help="results/lgl/<corpus>/seeds")
+    parser.add_argument("--stage1", help="the Stage-1 output folder the runs started from")
+    args = parser.parse_args(argv)
+    runs = rows(args.folder)
+    if not runs:
+        raise SystemExit(f"no <variant>/<seed>/metrics.json under {args.folder}: run compare_seeds.sh first")
+    stage1 = None
+    if args.stage1:
+        with open(os.path.join(args.stage1, "metrics.json")) as f:
+            stage1 = json.load(f)
+    text = table(runs, stage1)
+    print(text)
+    with open(os.path.join(args.folder, "seeds.md"), "w") as f:
+        f.write(text)
+
+
+if __name__ == "__main__":
+    main()
