@@ -3,8 +3,10 @@
 import csv
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 import torch
@@ -73,6 +75,44 @@ def test_rerun_reuses_the_cached_matrices(librispeech_selection):
     after = _summary(base)
     assert after["groups_built"] == 0 and before["groups_built"] == before["groups"]
     assert after["top5"] == before["top5"]
+
+
+def _killed_mid_build(args, out):
+    """Runs the selection into `out` and SIGKILLs it once the first group's K matrix is on disk; returns how many
+    groups were cached at the kill (None if the run finished first)."""
+    k_dir = out / "matrices" / "K"
+    proc = subprocess.Popen([sys.executable, *map(str, args)], cwd=SELECTION, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None and not (k_dir.is_dir() and os.listdir(k_dir)):
+        time.sleep(0.002)
+    proc.send_signal(signal.SIGKILL)
+    return len(os.listdir(k_dir)) if proc.wait() == -signal.SIGKILL else None
+
+
+def _ranking(run):
+    with open(run / "ranking.csv") as f:
+        return [(r["pseudo_label"], float(r["hsic"])) for r in csv.DictReader(f)]
+
+
+def test_a_run_killed_while_caching_matrices_resumes_to_the_same_ranking(librispeech_selection, tmp_path):
+    base, args, _ = librispeech_selection
+    groups = _summary(base)["groups"]
+    for attempt in range(3):  # the kill must land between the first and the last group
+        out = tmp_path / f"killed{attempt}"
+        killed_args = [a if a != base / "out" else out for a in args]
+        cached = _killed_mid_build(killed_args, out)
+        if cached is not None and cached < groups:
+            break
+    else:
+        pytest.fail("three runs cached every group before the kill: no partial cache to resume from")
+    _run(SELECTION, *killed_args)
+    resumed = json.loads((out / "latest" / "summary.json").read_text())
+    assert resumed["groups_built"] == groups - cached  # only what the killed run had not cached
+    ranking, uninterrupted = _ranking(out / "latest"), _ranking(base / "out" / "latest")
+    assert [name for name, _ in ranking] == [name for name, _ in uninterrupted]
+    assert [score for _, score in ranking] == pytest.approx([score for _, score in uninterrupted], rel=1e-6)
+    assert resumed["top5"] == _summary(base)["top5"]
 
 
 def test_original_layout_cli_round_trips_the_recipe_matrices(librispeech_selection):
