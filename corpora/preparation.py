@@ -29,20 +29,26 @@ def require_path(path, what):
     return path
 
 
+# The version of the audio checks behind a manifest, saved with its options: manifests written before a stricter
+# check (2: compressed files cut short are refused, as load_audio now refuses them in training) are made again
+# instead of reused with files that would stop a run mid-epoch.
+AUDIO_CHECKS = 2
+
+
 def already_prepared(save_folder, name, options, outputs):
-    """True when every output exists and was made with the same options."""
+    """True when every output exists and was made with the same options and audio checks."""
     opt_file = os.path.join(save_folder, f"{name}_options.json")
     if not all(os.path.exists(p) for p in outputs) or not os.path.exists(opt_file):
         return False
     with open(opt_file) as f:
-        same = json.load(f) == json.loads(json.dumps(options))
+        same = json.load(f) == json.loads(json.dumps({**options, "audio_checks": AUDIO_CHECKS}))
     if same:
         logger.info("%s manifests in %s are up to date, skipping preparation", name, save_folder)
     return same
 
 
 def save_options(save_folder, name, options):
-    write_json(os.path.join(save_folder, f"{name}_options.json"), options)
+    write_json(os.path.join(save_folder, f"{name}_options.json"), {**options, "audio_checks": AUDIO_CHECKS})
 
 
 def check_audio(path, validate=True):

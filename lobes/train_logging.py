@@ -37,7 +37,7 @@ class RecipeTrainLogger(TrainLogger):
     step is the epoch the call names, not a count of calls (TensorboardLogger's): a resumed run, or a stat logged only
     in some epochs, keeps its points at the epochs train_log.txt shows. A call naming no epoch (ASR's test scores)
     takes the last epoch logged. Values TensorBoard cannot plot (a phase name, a list) are in train_log.txt only.
-    Only the main process writes (under torchrun the others create no writer), and every call is flushed, so an
+    Only the main process writes (the writer is made at its first call), and every call is flushed, so an
     epoch in train_log.txt is in the event file even if the run is killed next.
 
     Arguments
@@ -65,6 +65,7 @@ class RecipeTrainLogger(TrainLogger):
 
     def __init__(self, save_file, use_tensorboard=False, tensorboard_logs=None, precision=2):
         self.text = FileTrainLogger(save_file, precision=precision)
+        self.tensorboard_logs = tensorboard_logs if use_tensorboard else None
         self.writer = None
         self.step = 0
         if use_tensorboard:
@@ -72,19 +73,33 @@ class RecipeTrainLogger(TrainLogger):
                 raise ValueError("use_tensorboard is True but tensorboard_logs is empty: set tensorboard_logs in the "
                                  "recipe's YAML (e.g. !ref <output_folder>/tensorboard)")
             try:
-                from speechbrain.utils.train_logger import TensorboardLogger
-                self.writer = TensorboardLogger(tensorboard_logs).writer  # None off the main process
+                import tensorboard  # noqa: F401  (checked here, so that a missing package stops the run at start)
             except ImportError as error:
                 raise ImportError("use_tensorboard: True needs the tensorboard package: pip install -r "
                                   "requirements.txt (it pins tensorboard)") from error
+
+    def _writer(self):
+        """The event-file writer, made at the first call: that call runs on the main process alone, while a YAML
+        may be loaded before torchrun's process group exists, when every process still counts as the main one."""
+        if self.writer is None:
+            from speechbrain.utils.train_logger import TensorboardLogger
+            self.writer = TensorboardLogger(self.tensorboard_logs).writer
+        return self.writer
+
+    def close(self):
+        """Closes the event file (a process that trains many heads, as the VQ pooling benchmark, opens one each)."""
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
 
     @main_process_only
     def log_stats(self, stats_meta, train_stats=None, valid_stats=None, test_stats=None, verbose=True):
         """See speechbrain.utils.train_logger.TrainLogger.log_stats."""
         # Nested in this main-process-only call, the text logger broadcasts nothing: one collective per call, as before.
         self.text.log_stats(stats_meta, train_stats, valid_stats, test_stats, verbose=verbose)
-        if self.writer is None:
+        if self.tensorboard_logs is None:
             return
+        writer = self._writer()
         epochs = [scalar(stats_meta[key]) for key in EPOCH_KEYS if key in stats_meta]
         if epochs and epochs[0] is not None:
             self.step = int(epochs[0])
@@ -94,5 +109,5 @@ class RecipeTrainLogger(TrainLogger):
         for tag, value in tagged:
             value = scalar(value)
             if value is not None:
-                self.writer.add_scalar(tag, value, self.step)
-        self.writer.flush()
+                writer.add_scalar(tag, value, self.step)
+        writer.flush()

@@ -72,9 +72,18 @@ def test_recipe_script_help(script):
 ])
 def test_corpus_paths(options, name):
     """--size/--seed map to the data, manifest and report folders every script reads and writes."""
-    snippet = ('usage=x; . tools/embedded_paths.sh; '
-               'while [ $# -gt 0 ]; do embedded_option "$@" && shift 2 && continue; embedded_usage "$1"; done; '
-               'embedded_paths; echo "$name $data $prepared $report"')
+    snippet = ('usage=x; epochs=15; . tools/embedded_paths.sh; parse_options "epochs" "$@"; '
+               'embedded_paths; echo "$name $data $prepared $report $epochs"')
     result = _bash("-euc", snippet, "paths", *options)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == [name, f"data/{name}", f"results/prepared/{name}", "results/report"]
+    assert result.stdout.split() == [name, f"data/{name}", f"results/prepared/{name}", "results/report", "15"]
+
+
+def test_parse_options_sets_the_named_options_and_nothing_else():
+    snippet = ('usage="[--epochs E] [--experiments X]"; epochs=15; experiments=a; . tools/embedded_paths.sh; '
+               'parse_options "epochs experiments" "$@"; echo "$size $seed $epochs $experiments"')
+    result = _bash("-euc", snippet, "parse", "--experiments", "b c", "--seed", "3", "--epochs", "2")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "small 3 2 b c"
+    result = _bash("-euc", snippet, "parse", "--epoch", "2")  # a misspelt name is no prefix match
+    assert result.returncode == 2 and "--epoch" in result.stderr and "usage: bash" in result.stderr

@@ -23,7 +23,7 @@ embedded_paths
 embedded_env
 . recipes/LGL/lgl_paths.sh
 
-[ -f "$out/stage1/metrics.json" ] || bash recipes/LGL/Stage1/example.sh --size "$size" --seed "$seed" \
+[ -f "$out/stage1/save/embedder.ckpt" ] || bash recipes/LGL/Stage1/example.sh --size "$size" --seed "$seed" \
     --epochs "$stage1_epochs"
 for experiment in $experiments; do
   for lr in $lrs; do

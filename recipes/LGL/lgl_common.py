@@ -33,9 +33,11 @@ def prepare_data(hparams):
                                 f"put veri_val.txt in {hparams['data_folder']}")
     check_audio_files(hparams["train_csv"], hparams["val_csv"], hparams["test_csv"])
     utterances = len(read_csv(hparams["train_csv"]))
-    if utterances < hparams["batch_size"]:  # with drop_last, no batch would be trained
+    # with drop_last no batch would be trained; under torchrun each process gets 1/world of the utterances
+    world = torch.distributed.get_world_size() if torch.distributed.is_initialized() else 1
+    if utterances // world < hparams["batch_size"]:
         raise ValueError(f"{hparams['train_csv']} has {utterances} utterances, fewer than one batch "
-                         f"({hparams['batch_size']}): lower --batch_size")
+                         f"({hparams['batch_size']}) per process ({world}): lower --batch_size")
     hparams["noise_draw"] = hparams["noise_draw"]()  # reads the manifests just prepared
     hparams["val_trials"] = Trials(hparams["val_trials"], hparams["val_csv"])
 
@@ -80,7 +82,7 @@ class EmbeddingBrain(CpuDistributedMixin, sb.Brain):
 
     def validation_metrics(self):
         """EER and minDCF of the validation trials; under torchrun the main process's, so that every process takes
-        the same decisions (on CPU each process keeps its own BatchNorm statistics, so their embeddings differ)."""
+        the same decisions: a rounding difference between processes must not split the schedule."""
         trials = self.hparams.val_trials
         scores = verification.cosine_scores(embedding_matrix(self.embeddings, trials.ids), trials.enrol, trials.test)
         return ddp_broadcast({"EER": verification.eer(scores, trials.labels),

@@ -196,9 +196,10 @@ def load_hparams(hparams_file, overrides):
                 with open(hparams_file) as f:
                     keys = re.findall(r"^([A-Za-z_]\w*):", f.read(), re.M)
                 close = difflib.get_close_matches(key, keys, n=1)
-                hint = f" (did you mean `--{close[0]}`?)" if close else ""
-                raise WorkerConfigError(f"{hparams_file} has no key `{key}` for the override `--{key}`{hint}: "
-                                        "an override changes a key the YAML defines") from None
+                hint = f" (did you mean `{close[0]}`?)" if close else ""
+                # hyperpyyaml says the same of a key nested in an override's value (--dataloader_options "{...}")
+                raise WorkerConfigError(f"{hparams_file} has no key `{key}`, which the overrides set{hint}: an "
+                                        "override changes a key the YAML defines") from None
             raise
         except FileNotFoundError as err:
             if "hparams" in str(err.filename):  # an !include: of a shared fragment

@@ -241,6 +241,7 @@ def supervised(hparams, store, info, mode):
                 # verbose=False: a benchmark trains hundreds of heads; their epochs go to the file, not the console
                 train_logger.log_stats({"fold": name, "epoch": epoch}, verbose=False, valid_stats={"accuracy": score},
                                        train_stats={"loss": float(np.mean(losses)) if losses else float("nan")})
+            train_logger.close()
             best = checkpointer.find_checkpoint(max_key="accuracy")
             results[name] = {"valid_accuracy": best.meta["accuracy"], "best_epoch": best.meta["epoch"],
                              "seconds": round(time.time() - start, 1)}

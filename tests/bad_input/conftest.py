@@ -1,11 +1,12 @@
 """The bad-input suite's count (printed at the end of the run) and its in-process recipe runner."""
 
 import logging
+import os
 import sys
 
 import pytest
 
-from bad_input_support import KINDS, import_recipe
+from bad_input_support import KINDS, ROOT, import_recipe
 
 _OUTCOMES = {}  # nodeid -> (kind, passed)
 
@@ -37,13 +38,19 @@ def pytest_terminal_summary(terminalreporter):
 @pytest.fixture
 def run_recipe():
     """`run_recipe("recipes/X/train.py", argv)`: the script's main(argv) in this process (no interpreter start,
-    no imports again), with what SpeechBrain's create_experiment_directory changes (the root logger's handlers
-    and level, sys.excepthook) put back afterwards."""
+    no imports again), with its folder first on sys.path as `python train.py` has it (YAMLs name the recipe's own
+    modules, e.g. `!new:loss_history.LossHistory`), and what SpeechBrain's create_experiment_directory changes
+    (the root logger's handlers and level, sys.excepthook) put back afterwards."""
     root = logging.getLogger()
     saved = root.handlers[:], root.level, sys.excepthook
 
     def run(script, argv):
-        import_recipe(script).main([str(a) for a in argv])
+        folder = os.path.dirname(os.path.join(ROOT, script))
+        sys.path.insert(0, folder)
+        try:
+            import_recipe(script).main([str(a) for a in argv])
+        finally:
+            sys.path.remove(folder)
 
     yield run
     for handler in root.handlers[:]:

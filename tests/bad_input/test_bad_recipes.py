@@ -72,7 +72,7 @@ PRETRAINING = [
     Case("key renamed in the YAML (ckpt_save_intervall)", "MultitaskSSL/train.py", "error",
          r"it has `ckpt_save_intervall`.*restore them in the YAML", dict(edit=_renamed_key)),
     Case("override of a key the YAML lacks", "MultitaskSSL/train.py", "error",
-         r"did you mean `--ckpt_save_interval`", dict(edit=_unknown_override)),
+         r"did you mean `ckpt_save_interval`", dict(edit=_unknown_override)),
     Case("unknown key in a worker entry (wieght)", "MultitaskSSL/train.py", "error", r"an entry takes .*'weight'",
          dict(edit=_misspelled_entry_key)),
     Case("worker without a labeller", "MultitaskSSL/train.py", "error",
@@ -111,9 +111,10 @@ def speaker_id_layout(tiny_corpus, tmp_path_factory):
 
 
 def _dev_file_gone(base, tmp_path):
+    """The layout is shared by the module's cases: the file is moved away and put back after the run."""
     gone = read_csv(base / "prep" / "iden_dev.csv")[0]["wav"]
-    os.remove(gone)
-    return [], [base / "prep" / "iden_dev.csv", gone]
+    shutil.move(gone, tmp_path / "gone.wav")
+    return [], [base / "prep" / "iden_dev.csv", gone], lambda: shutil.move(tmp_path / "gone.wav", gone)
 
 
 def _misspelled_encoder(base, tmp_path):
@@ -138,10 +139,15 @@ SPEAKER_ID_CASES = [
 @pytest.mark.parametrize(**cases_for(SPEAKER_ID_CASES))
 def test_speaker_id_start_up(case, speaker_id_layout, run_recipe, tmp_path):
     base = speaker_id_layout
-    extra, names = case.data["edit"](base, tmp_path)
+    extra, names, *put_back = case.data["edit"](base, tmp_path)
     out = tmp_path / "run"
-    with pytest.raises(Exception) as caught:
-        run_recipe(SPEAKER_ID, [SPEAKER_ID_YAML, "--data_folder", base / "vox1", "--prepare_folder", base / "prep",
-                                "--output_folder", out, "--number_of_epochs", "1", "--batch_size", "8", *extra])
+    try:
+        with pytest.raises(Exception) as caught:
+            run_recipe(SPEAKER_ID, [SPEAKER_ID_YAML, "--data_folder", base / "vox1", "--prepare_folder",
+                                    base / "prep", "--output_folder", out, "--number_of_epochs", "1", "--batch_size",
+                                    "8", *extra])
+    finally:
+        for undo in put_back:
+            undo()
     assert_clear_error(caught.value, names, case.fix)
     assert no_training_happened(out)

@@ -1,5 +1,6 @@
 """Every prepare module parses its layout of the tiny corpus; bad input gets clear errors."""
 
+import json
 import os
 import shutil
 
@@ -134,6 +135,21 @@ def test_skips_when_prepared_and_redoes_when_options_change(tiny_corpus, tmp_pat
     assert os.path.getmtime(tmp_path / "dev.csv") == stamp
     prepare_common_voice(root / "CommonVoice/en", tmp_path, splits=("dev", "test"))
     assert (tmp_path / "test.csv").exists()
+
+
+def test_manifests_of_older_audio_checks_are_made_again(tiny_corpus, tmp_path):
+    """Options saved before the audio checks had a version (a cut MP3 then passed prepare): the manifest is not
+    reused, since load_audio now refuses such a file in training."""
+    root, _ = tiny_corpus
+    prepare_common_voice(root / "CommonVoice/en", tmp_path, splits=("dev",))
+    options_file = tmp_path / "common_voice_options.json"
+    older = json.loads(options_file.read_text())
+    del older["audio_checks"]
+    options_file.write_text(json.dumps(older))
+    (tmp_path / "dev.csv").write_text("ID,duration,wav\n")  # what an older prepare wrote is not read again
+    prepare_common_voice(root / "CommonVoice/en", tmp_path, splits=("dev",))
+    assert len((tmp_path / "dev.csv").read_text().splitlines()) > 1
+    assert "audio_checks" in json.loads(options_file.read_text())
 
 
 def test_missing_root_names_the_path(tmp_path):

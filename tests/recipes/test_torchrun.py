@@ -44,3 +44,5 @@ def test_two_gloo_processes(tiny_corpus, tmp_path, name, folder):
     assert logged_epochs(out) == [1, 2]  # one process logs, each epoch once
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["epochs"] == 2
+    if name == "LGL Stage 1":  # its own per-epoch file, written by the main process too
+        assert len((out / "score.txt").read_text().splitlines()) == 2

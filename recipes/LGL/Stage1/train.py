@@ -104,10 +104,11 @@ class ContrastiveBrain(EmbeddingBrain):
             lr = self.optimizer.param_groups[0]["lr"]
             self.hparams.train_logger.log_stats({"epoch": epoch, "lr": lr}, train_stats=self.train_stats,
                                                 valid_stats={"EER": eer, "minDCF": min_dcf})
-            with open(os.path.join(self.hparams.output_folder, "score.txt"), "a") as f:
-                f.write(f"epoch {epoch}, lr {lr:.6f}, loss {self.train_stats['loss']:.4f}, "
-                        f"accuracy {self.train_stats.get('accuracy', 0):.3f}, val EER {eer:.2f}, "
-                        f"minDCF {min_dcf:.4f}, training {self.train_stats['audio_per_s']:.0f} s of audio/s\n")
+            if if_main_process():
+                with open(os.path.join(self.hparams.output_folder, "score.txt"), "a") as f:
+                    f.write(f"epoch {epoch}, lr {lr:.6f}, loss {self.train_stats['loss']:.4f}, "
+                            f"accuracy {self.train_stats.get('accuracy', 0):.3f}, val EER {eer:.2f}, "
+                            f"minDCF {min_dcf:.4f}, training {self.train_stats['audio_per_s']:.0f} s of audio/s\n")
             self.checkpointer.save_and_keep_only(meta={"EER": eer, "epoch": epoch}, min_keys=["EER"])
 
 

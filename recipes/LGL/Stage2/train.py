@@ -101,9 +101,9 @@ class GatedBrain(EmbeddingBrain):
             for batch in tqdm(loader, desc="embedding the training set", disable=self.noprogressbar):
                 out.append(self.compute_forward(batch, sb.Stage.TEST).float().cpu().numpy()[0])
         shares = [out]
-        if world > 1:
-            shares = [None] * world
-            torch.distributed.all_gather_object(shares, out)
+        if world > 1:  # to the main process only: at VoxCeleb2 scale the matrix is about 1 GB
+            shares = [None] * world if rank == 0 else None
+            torch.distributed.gather_object(out, shares, dst=0)
         if not if_main_process():
             return None
         dim = next(len(vectors[0]) for vectors in shares if vectors)
