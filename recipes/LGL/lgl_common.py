@@ -36,8 +36,9 @@ def prepare_data(hparams):
     # with drop_last no batch would be trained; under torchrun each process gets 1/world of the utterances
     world = torch.distributed.get_world_size() if torch.distributed.is_initialized() else 1
     if utterances // world < hparams["batch_size"]:
+        processes = f" for each of {world} processes" if world > 1 else ""
         raise ValueError(f"{hparams['train_csv']} has {utterances} utterances, fewer than one batch "
-                         f"({hparams['batch_size']}) per process ({world}): lower --batch_size")
+                         f"({hparams['batch_size']}){processes}: lower --batch_size")
     hparams["noise_draw"] = hparams["noise_draw"]()  # reads the manifests just prepared
     hparams["val_trials"] = Trials(hparams["val_trials"], hparams["val_csv"])
 
