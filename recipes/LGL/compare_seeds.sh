@@ -25,9 +25,9 @@ embedded_env
 
 [ -f "$out/stage1/save/embedder.ckpt" ] || bash recipes/LGL/Stage1/example.sh --size "$size" --seed "$seed" \
     --epochs "$stage1_epochs"
-for experiment in $experiments; do
-  for lr in $lrs; do
-    for stage2_seed in $stage2_seeds; do
+for stage2_seed in $stage2_seeds; do  # seeds outermost: a partial sweep compares every variant
+  for experiment in $experiments; do
+    for lr in $lrs; do
       run="$out/seeds/${experiment}_lr$lr/$stage2_seed"
       echo "== LGL Stage 2 ($experiment, lr $lr, seed $stage2_seed, at most $epochs epochs) -> $run"
       (cd recipes/LGL/Stage2 && python train.py "hparams/$experiment.yaml" "${data_args[@]}" \

@@ -121,11 +121,12 @@ def _silence(path):
     sf.write(path, data * 0, rate)
 
 
-@pytest.mark.parametrize("damage, reason", [(_cut_header, "unreadable"), (_cut_data, "where the manifest says"),
+@pytest.mark.parametrize("damage, reason", [(_cut_header, "unreadable"), (_cut_data, "truncated: its header declares"),
                                             (_silence, "digital silence")])
 def test_a_damaged_file_is_listed_and_the_run_finishes(extracted, tmp_path, damage, reason):
     """Files damaged after prepare wrote the manifest (or a hand-made manifest): each is listed with its reason in
-    failures.csv, gets no track, and stays out of the normalization statistics; the others are extracted."""
+    failures.csv, gets no track, and stays out of the normalization statistics; the others are extracted. An MP3
+    cut in half is named against its own header (load_audio), before the manifest's duration is compared."""
     root, base = extracted
     layout = tmp_path / "cv"
     shutil.copytree(root / "CommonVoice/en", layout)
