@@ -14,7 +14,7 @@
 #   3  describe the corpus and sanity-check it (results/report/01_corpus.md)
 #   4  OpenSMILE pseudo-labels of the Common Voice, LibriSpeech and VoxCeleb layouts (recipes/PseudoLabels)
 #   5  pretext-task selection for ASR (word groups) and speakers (recipes/PretextSelection)
-#   6  multitask pretraining on the Common Voice layout: alphaRatio worker, the workers selected for speakers
+#   6  multitask pretraining on the pooled speech layouts (no test split): alphaRatio worker, the workers selected for speakers
 #      (and for words, when the downstream tasks include asr), PASE workers, each probed on speaker
 #      identification against random weights (recipes/MultitaskSSL)
 #   7  downstream comparison: speaker verification and speaker ID (--downstream_tasks adds asr) for Fbank,
@@ -29,7 +29,7 @@ cd "$(dirname "$0")"
 
 stage=1
 stop_stage=100
-epochs=15
+epochs=4  # of pretraining on the pooled layouts (5x Common Voice's audio): 45 minutes in all on 2 cores
 settings=""
 # ASR on every encoder would take the whole run past 45 minutes on 2 cores: it is one option away
 downstream_tasks="verification speaker_id"

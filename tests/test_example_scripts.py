@@ -55,6 +55,9 @@ def test_multitask_script_rejects_an_unknown_experiment():
     # the selection is task-specific: a bare `selected` is refused with the two names to use
     result = _bash(os.path.join(REPO, "recipes", "MultitaskSSL", "example.sh"), "--experiments", "selected")
     assert result.returncode == 2 and "selected_speakers or selected_words" in result.stderr
+    # what the encoders are pretrained on: the pooled layouts or Common Voice alone
+    result = _bash(os.path.join(REPO, "recipes", "MultitaskSSL", "example.sh"), "--data", "librispeech")
+    assert result.returncode == 2 and "--data librispeech (pooled or common_voice)" in result.stderr
 
 
 @pytest.mark.parametrize("script", RECIPE_SCRIPTS, ids=lambda p: os.path.relpath(p, REPO))
