@@ -11,13 +11,10 @@ import torch
 from speechbrain.augment.time_domain import AddNoise, AddReverb
 
 from corpora.common_voice import prepare_common_voice
-from corpora.fluent_speech_commands import prepare_fluent_speech_commands
-from corpora.iemocap import prepare_iemocap
 from corpora.librispeech import prepare_librispeech
 from corpora.manifest import read_csv
 from corpora.preparation import PrepareError
 from corpora.make_embedded import SIZES
-from corpora.noise_rir import prepare_noise_rir
 from corpora.speech_commands import prepare_speech_commands
 from corpora.embedded.text import SPEECH_COMMANDS
 from corpora.voxceleb import prepare_voxceleb
