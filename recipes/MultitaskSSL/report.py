@@ -8,6 +8,7 @@ Each RUN_DIR is a train.py output folder holding losses.csv, losses.png and prob
 import csv
 import json
 import os
+import re
 import shutil
 import sys
 
@@ -20,16 +21,24 @@ def _probe_cells(scores):
             f"({max(scores['random init']):.3f}) | ")
 
 
+def _data_of(run):
+    """The manifests folder a run trained on (`pooled`, `common_voice`, ...), from its saved hyperparams.yaml."""
+    with open(os.path.join(run, "hyperparams.yaml")) as f:
+        found = re.search(r"^prepare_folder: *(.+)$", f.read(), re.M)
+    return os.path.basename(found.group(1).strip().rstrip("/")) if found else "?"
+
+
 def main(report_dir, *runs):
     os.makedirs(report_dir, exist_ok=True)
     lines = ["## Multitask self-supervised pretraining", "",
-             "Encoders pretrained on the Common Voice layout; representation check: speaker "
+             "Encoders pretrained on the data of the `data` column (`pooled`: every speech layout without its "
+             "test splits; `common_voice`: that layout alone); representation check: speaker "
              "identification on the VoxCeleb1 identification split, frozen mean-pooled features, nearest "
              "centroid and linear probe, against the same architecture with random weights (mean over the "
              "random seeds, best seed in brackets).", "",
-             "| run | workers | epochs | first -> last valid loss | centroid, pretrained | centroid, random "
+             "| run | data | workers | epochs | first -> last valid loss | centroid, pretrained | centroid, random "
              "| linear, pretrained | linear, random | chance |",
-             "|---|---|---:|---|---:|---:|---:|---:|---:|"]
+             "|---|---|---|---:|---|---:|---:|---:|---:|---:|"]
     images = []
     for run in runs:
         name = os.path.basename(os.path.normpath(run))
@@ -38,7 +47,7 @@ def main(report_dir, *runs):
         rows = [r for r in history if r["stage"] == "valid" and r["name"] == "loss"]
         workers = sorted({r["name"][:-5] for r in history if r["name"].endswith("_loss")})
         probe = json.load(open(os.path.join(run, "probe.json")))
-        lines.append(f"| {name} | {', '.join(workers)} | {rows[-1]['epoch']} | "
+        lines.append(f"| {name} | {_data_of(run)} | {', '.join(workers)} | {rows[-1]['epoch']} | "
                      f"{float(rows[0]['loss']):.3g} -> {float(rows[-1]['loss']):.3g} | "
                      + "".join(_probe_cells(probe[p]) for p in ("nearest centroid", "linear"))
                      + f"{probe['chance']:.3f} |")
