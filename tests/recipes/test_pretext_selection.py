@@ -81,13 +81,17 @@ def _killed_mid_build(args, out):
     """Runs the selection into `out` and SIGKILLs it once the first group's K matrix is on disk; returns how many
     groups were cached at the kill (None if the run finished first)."""
     k_dir = out / "matrices" / "K"
+
+    def done():  # finished K files; one being written is a `.npy.part<pid>` file until its rename
+        return [f for f in os.listdir(k_dir) if f.endswith(".npy")] if k_dir.is_dir() else []
+
     proc = subprocess.Popen([sys.executable, *map(str, args)], cwd=SELECTION, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
-    while time.time() < deadline and proc.poll() is None and not (k_dir.is_dir() and os.listdir(k_dir)):
+    while time.time() < deadline and proc.poll() is None and not done():
         time.sleep(0.002)
     proc.send_signal(signal.SIGKILL)
-    return len(os.listdir(k_dir)) if proc.wait() == -signal.SIGKILL else None
+    return len(done()) if proc.wait() == -signal.SIGKILL else None
 
 
 def _ranking(run):
