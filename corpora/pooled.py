@@ -37,7 +37,8 @@ def _pool(sources, seen):
     for layout, path in sources.items():
         if not os.path.exists(path):
             raise PrepareError(f"pooled manifest: the {layout} manifest {path} is not there; prepare that layout "
-                               "first (python -m corpora.prepare_embedded for the embedded corpus)")
+                               "first (python -m corpora.prepare_embedded for the embedded corpus; VoxCeleb2's vox2_train.csv "
+                               "comes from corpora.voxceleb.prepare_voxceleb with vox2_folder)")
         for row in read_csv(path):
             if row["ID"] in seen:
                 raise PrepareError(f"pooled manifest: ID {row['ID']} is in {seen[row['ID']]} and in {path}; the "

@@ -23,6 +23,7 @@ usage="[--size tiny|small] [--seed S] [--experiments \"...\"] [--pretrain_seeds 
 . tools/embedded_paths.sh
 parse_options "experiments pretrain_seeds tasks epochs data" "$@"
 data_choice=$data suffix=""
+case "$data_choice" in pooled|common_voice) ;; *) embedded_usage "--data $data_choice (pooled or common_voice)" ;; esac
 [ "$data_choice" = common_voice ] && suffix=_cv
 embedded_paths
 embedded_env

@@ -70,6 +70,14 @@ for experiment in $experiments; do
   for pretrain_seed in $pretrain_seeds; do
     out="$root/results/multitask_ssl/$name/$(pretrain_run_name "$experiment$run_suffix" "$pretrain_seed")"
     echo "== multitask pretraining ($experiment on $data_choice, seed $pretrain_seed, $epochs epochs) and speaker probe -> $out"
+    # A run folder resumes its checkpoints: one made with other data or another epoch count would be reused as it
+    # is (a finished 10-epoch run asked for 3 trains nothing), so it is refused.
+    marker="$out/pretraining_run.txt" wanted="data=$data_choice epochs=$epochs"
+    if [ -e "$out/save" ] && [ "$(cat "$marker" 2>/dev/null)" != "$wanted" ]; then
+        echo "error: $out was pretrained with $(cat "$marker" 2>/dev/null || echo 'Common Voice data, before runs recorded theirs'), not $wanted; delete that folder to pretrain it again, or ask for what it was made with" >&2
+        exit 1
+    fi
+    mkdir -p "$out" && echo "$wanted" > "$marker"
     extra=()  # the selected workers: the fragment of the selection for the experiment's task
     [ -n "$(layout_of "$experiment")" ] && extra=(--selection_fragment "$root/$(fragment_of "$experiment")" \
         --experiment "$experiment")

@@ -22,10 +22,13 @@ def _probe_cells(scores):
 
 
 def _data_of(run):
-    """The manifests folder a run trained on (`pooled`, `common_voice`, ...), from its saved hyperparams.yaml."""
-    with open(os.path.join(run, "hyperparams.yaml")) as f:
-        found = re.search(r"^prepare_folder: *(.+)$", f.read(), re.M)
-    return os.path.basename(found.group(1).strip().rstrip("/")) if found else "?"
+    """What a run was pretrained on (`pooled`, `common_voice`), from the record example.sh writes into it."""
+    path = os.path.join(run, "pretraining_run.txt")
+    if not os.path.exists(path):
+        return "?"
+    with open(path) as f:
+        found = re.search(r"data=(\S+)", f.read())
+    return found.group(1) if found else "?"
 
 
 def main(report_dir, *runs):
