@@ -74,7 +74,7 @@ for experiment in $experiments; do
     # is (a finished 10-epoch run asked for 3 trains nothing), so it is refused.
     marker="$out/pretraining_run.txt" wanted="data=$data_choice epochs=$epochs"
     if [ -e "$out/save" ] && [ "$(cat "$marker" 2>/dev/null)" != "$wanted" ]; then
-        echo "error: $out was pretrained with $(cat "$marker" 2>/dev/null || echo 'Common Voice data, before runs recorded theirs'), not $wanted; delete that folder to pretrain it again, or ask for what it was made with" >&2
+        echo "error: $out was pretrained with $(cat "$marker" 2>/dev/null || echo 'unrecorded data and epochs (an older run)'), not $wanted; delete that folder to pretrain it again, or ask for what it was made with" >&2
         exit 1
     fi
     mkdir -p "$out" && echo "$wanted" > "$marker"
