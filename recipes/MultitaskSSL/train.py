@@ -262,10 +262,8 @@ def main(argv):
     workers = build_all_workers(hparams)  # before any data work: fails fast
     if not hparams["skip_prep"]:
         run_on_main(hparams["prepare"])
-    if hparams.get("wav_augment") is not None and hparams.get("prepare_noise_rir") is not None:
-        # the noise and RIR manifests the augmentation reads, also for a corpus prepared elsewhere (skip_prep:
-        # a pooled one); skipped when up to date
-        run_on_main(hparams["prepare_noise_rir"])
+        if hparams.get("wav_augment") is not None and hparams.get("prepare_noise_rir") is not None:
+            run_on_main(hparams["prepare_noise_rir"])  # the noise and RIR manifests the augmentation reads
     check_audio_files(hparams["train_csv"], hparams["valid_csv"])
     datasets = dataio_prepare(hparams, label_context(workers), label_fetchers(workers))
 
