@@ -35,12 +35,22 @@ def _args(name, root, out):
                                           ("ASR", "Downstream/ASR"), ("LGL Stage 1", "LGL/Stage1")])
 def test_two_gloo_processes(tiny_corpus, tmp_path, name, folder):
     root, _ = tiny_corpus
-    out = tmp_path / "run"
-    cmd = [*torchrun(), "train.py",
-           *_args(name, root, out), "--number_of_epochs", "2", "--distributed_backend", "gloo", "--noprogressbar"]
-    done = subprocess.run(cmd, cwd=os.path.join(RECIPES, folder), capture_output=True, text=True,
-                          env=dict(os.environ, OMP_NUM_THREADS="1"))
-    assert done.returncode == 0, (done.stdout[-2000:], done.stderr[-3000:])
+    failures = []
+    for attempt in range(2):
+        out = tmp_path / f"run{attempt}"
+        cmd = [*torchrun(), "train.py",
+               *_args(name, root, out), "--number_of_epochs", "2", "--distributed_backend", "gloo", "--noprogressbar"]
+        done = subprocess.run(cmd, cwd=os.path.join(RECIPES, folder), capture_output=True, text=True,
+                              env=dict(os.environ, OMP_NUM_THREADS="1"))
+        if done.returncode == 0:
+            break
+        failures.append(done.stderr)
+        # Now and then on a loaded 2-core machine the ASR recipe's two processes fail at the process
+        # group's first barrier, before any data work (not understood yet); one more start on a new port is allowed
+        # for that case only, and both runs' errors are shown when it fails again.
+        if (out / "train_log.txt").exists() or "create_experiment_directory" not in done.stderr:
+            break
+    assert done.returncode == 0, [f[:3000] + " ... " + f[-3000:] for f in failures]
     assert logged_epochs(out) == [1, 2]  # one process logs, each epoch once
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["epochs"] == 2
