@@ -139,6 +139,12 @@ downstream_setup() {
     downstream_encoder
 }
 
+# The run-name suffix of the pretraining data (recipes/MultitaskSSL/example.sh --data): none for the pooled layouts,
+# `_cv` for Common Voice alone; any other value stops with the usage line.
+pretrain_data_suffix() {
+    case "$1" in pooled) ;; common_voice) echo _cv ;; *) embedded_usage "--data $1 (pooled or common_voice)" ;; esac
+}
+
 # The folder name of one pretraining run: the experiment for the YAMLs' own seed (1986), <experiment>_s<seed>
 # for another (recipes/MultitaskSSL/example.sh --pretrain_seeds).
 pretrain_run_name() {

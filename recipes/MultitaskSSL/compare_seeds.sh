@@ -22,9 +22,7 @@ data=pooled  # the pretraining data (recipes/MultitaskSSL/example.sh --data); em
 usage="[--size tiny|small] [--seed S] [--experiments \"...\"] [--pretrain_seeds \"1986 1987 1988\"] [--tasks \"verification speaker_id\"] [--epochs E] [--data pooled|common_voice]"
 . tools/embedded_paths.sh
 parse_options "experiments pretrain_seeds tasks epochs data" "$@"
-data_choice=$data suffix=""
-case "$data_choice" in pooled|common_voice) ;; *) embedded_usage "--data $data_choice (pooled or common_voice)" ;; esac
-[ "$data_choice" = common_voice ] && suffix=_cv
+data_choice=$data suffix=$(pretrain_data_suffix "$data")
 embedded_paths
 embedded_env
 

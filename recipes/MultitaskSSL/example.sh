@@ -32,8 +32,7 @@ data=pooled  # the --data option; embedded_paths then takes the name for the cor
 usage="[--size tiny|small] [--seed S] [--epochs E] [--experiments \"alpharatio selected_speakers selected_words pase\"] [--pretrain_seeds \"1986 1987\"] [--data pooled|common_voice]"
 . tools/embedded_paths.sh
 parse_options "epochs experiments pretrain_seeds data" "$@"
-data_choice=$data
-case "$data_choice" in pooled|common_voice) ;; *) embedded_usage "--data $data_choice (pooled or common_voice)" ;; esac
+data_choice=$data run_suffix=$(pretrain_data_suffix "$data")
 # the YAML of an experiment, and the selection layout of a selected_<task> one
 yaml_of() { case "$1" in selected_*) echo pretrain_selected ;; *) echo "pretrain_$1" ;; esac; }
 layout_of() { case "$1" in selected_speakers*) echo voxceleb ;; selected_words*) echo librispeech ;; esac; }
@@ -50,10 +49,10 @@ done
 embedded_paths
 embedded_env
 
-labels="results/pseudo_labels/$name" run_suffix=_cv
+labels="results/pseudo_labels/$name"
 data_args=(--data_folder "$root/$data/CommonVoice/en" --prepare_folder "$root/$prepared/common_voice")
 if [ "$data_choice" = pooled ]; then  # prepared by the extraction of its pseudo-labels (corpora/pooled.py)
-    labels="results/pseudo_labels/${name}_pooled" run_suffix=""
+    labels="results/pseudo_labels/${name}_pooled"
     data_args=(--prepare_folder "$root/$prepared/pooled" --skip_prep True)
 fi
 fragment_of() { layout=$(layout_of "$1"); echo "results/pretext_selection/${name}_${layout:-librispeech}/latest/workers_$(weighting_of "$1").yaml"; }

@@ -5,7 +5,7 @@
 #   bash example.sh                    # small corpus (data/embedded)
 #   bash example.sh --size tiny        # tiny corpus, about a minute
 #
-# Builds the corpus and its manifests if missing, extracts the LLDs of the three layouts (a rerun skips
+# Builds the corpus and its manifests if missing, extracts the LLDs of the three layouts and their pool (a rerun skips
 # finished utterances) and writes the report fragment results/report/02_pseudo_labels.md.
 # Outputs: results/pseudo_labels/<corpus> (Common Voice, read by recipes/MultitaskSSL) and
 # results/pseudo_labels/<corpus>_{librispeech,voxceleb} (read by recipes/PretextSelection) and
@@ -26,12 +26,11 @@ python extract.py hparams/extract.yaml \
     --output_folder "$labels" --num_workers "$(nproc)"
 python report.py "$labels" "$root/$report"
 for corpus in librispeech:LibriSpeech voxceleb:VoxCeleb/vox1; do
-    layout=${corpus%%:*} extra=()
-    [ "$layout" = voxceleb ] && extra=(--vox2_folder "$root/$data/VoxCeleb/vox2/dev/wav")
+    layout=${corpus%%:*}
     echo "== pseudo-labels of $layout -> ${labels}_$layout"
     python extract.py "hparams/extract_$layout.yaml" \
         --data_folder "$root/$data/${corpus#*:}" --prepare_folder "$root/$prepared/$layout" \
-        --output_folder "${labels}_$layout" --num_workers "$(nproc)" "${extra[@]}"
+        --output_folder "${labels}_$layout" --num_workers "$(nproc)"
 done
 # after the VoxCeleb preparation above, which writes the VoxCeleb2 dev manifest that the pool reads
 echo "== pseudo-labels of the pooled pretraining corpus -> ${labels}_pooled"
