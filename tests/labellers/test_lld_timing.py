@@ -46,11 +46,17 @@ def burst(a, b, seconds=1.5):
 @pytest.fixture(scope="module")
 def burst_store(tmp_path_factory):
     """A pseudo-label folder of openSMILE's raw tracks of the bursts (features.json as extract.py writes it)."""
-    folder = str(tmp_path_factory.mktemp("bursts"))
     lld = OpenSmileLLD(["eGeMAPSv02", "ComParE_2016"])
-    for k, (a, b) in enumerate(BURSTS):
-        columns, table = lld.extract(burst(a, b), RATE)
-        save_array(array_path(folder, f"burst{k}"), table)
+    return raw_store(str(tmp_path_factory.mktemp("bursts")), lld,
+                     {f"burst{k}": burst(a, b) for k, (a, b) in enumerate(BURSTS)})
+
+
+def raw_store(folder, lld, wavs):
+    """A pseudo-label folder of `lld`'s raw tracks of {utterance ID: wav} (identity statistics), as extract.py
+    lays it out."""
+    for utt_id, wav in wavs.items():
+        columns, table = lld.extract(wav, RATE)
+        save_array(array_path(folder, utt_id), table)
     write_features_file(folder, lld.feature_sets, RATE, columns, lld.frame_seconds)
     with open(f"{folder}/stats.json", "w") as f:
         json.dump({"columns": columns, "mean": [0.0] * len(columns), "std": [1.0] * len(columns)}, f)
@@ -137,12 +143,7 @@ def test_rasta_targets_need_no_shift_beyond_their_centre_at_syllable_rates(tmp_p
     lld = OpenSmileLLD(["ComParE_2016"])
     hop = 0.001  # a fine encoder grid: the lags are measured, not rounded to 10 ms
     for k, rate_hz in enumerate((3.0, 4.0)):
-        columns, table = lld.extract(modulated_tone(rate_hz), RATE)
-        folder = str(tmp_path / f"tone{k}")
-        save_array(array_path(folder, "tone"), table)
-        write_features_file(folder, lld.feature_sets, RATE, columns, lld.frame_seconds)
-        with open(f"{folder}/stats.json", "w") as f:
-            json.dump({"columns": columns, "mean": [0.0] * len(columns), "std": [1.0] * len(columns)}, f)
+        folder = raw_store(str(tmp_path / f"tone{k}"), lld, {"tone": modulated_tone(rate_hz)})
         batch = LabelBatch(torch.zeros(1, 4 * RATE), torch.ones(1), ["tone"], torch.zeros(1, dtype=torch.long),
                            num_frames=3900, hop_seconds=hop)
         for column, bound in (("audspecRasta_lengthL1norm_sma", 0.007), ("audSpec_Rfilt_sma[5]", 0.007),
