@@ -12,6 +12,9 @@
 - `vox2_train.csv` when `vox2_folder` is given (speaker labels kept for reference;
   self-supervised recipes ignore them).
 Columns: ID, duration, wav, spk_id.
+
+A recipe that trains on VoxCeleb2 alone can validate on VoxCeleb1 dev speakers as well
+(`write_dev_validation`): real VoxCeleb ships no validation list, and VoxCeleb1 and 2 share no speaker.
 """
 
 import glob
@@ -19,8 +22,10 @@ import hashlib
 import logging
 import os
 import shutil
+from collections import defaultdict
 
-from corpora.manifest import write_csv
+from corpora.files import atomic_write
+from corpora.manifest import read_csv, write_csv
 from corpora.preparation import already_prepared, collect_rows, PrepareError, require_path, save_options
 
 logger = logging.getLogger(__name__)
@@ -38,6 +43,60 @@ def read_trials(path):
                 raise PrepareError(f"{path}:{n}: expected '<0|1> <enrol.wav> <test.wav>', got {line.strip()!r}")
             trials.append((int(parts[0]), parts[1], parts[2]))
     return trials
+
+
+def all_pair_trials(utts):
+    """Trial lines `<1|0> <enrol> <test>` of every unordered pair of `utts` [(spk_id, rel)], by path.
+
+    Small lists (the embedded corpus) need every pair: in a balanced list of a few hundred trials
+    one error moves the EER by half a point.
+    """
+    utts = sorted(utts, key=lambda u: u[1])
+    return [f"{int(spk_a == spk_b)} {rel_a} {rel_b}"
+            for i, (spk_a, rel_a) in enumerate(utts) for spk_b, rel_b in utts[i + 1:]]
+
+
+def _rel(row):
+    """`idXXXXX/video/utt.wav` of a manifest row."""
+    return "/".join(row["wav"].replace(os.sep, "/").split("/")[-3:])
+
+
+def write_dev_validation(prepare_folder, speakers, utterances_per_speaker, csv_path, trials_path):
+    """A validation manifest `csv_path` and trial list `trials_path` from a `prepare_voxceleb` folder: its
+    validation list (`val.csv`, `val_trials.txt`, when there is one) and every pair among
+    `utterances_per_speaker` utterances, spread over videos, of each of `speakers` speakers of `train.csv`,
+    spread over its speaker IDs.
+
+    For recipes that never train on `train.csv` (LGL trains on VoxCeleb2): its speakers are then as unseen as
+    the test speakers, and a list of many speakers judges models better than the few of `val.csv`.
+    """
+    train = read_csv(require_path(os.path.join(prepare_folder, "train.csv"), "train.csv (run prepare_voxceleb)"))
+    by_speaker = defaultdict(lambda: defaultdict(list))
+    for row in sorted(train, key=_rel):
+        by_speaker[row["spk_id"]][_rel(row).split("/")[1]].append(row)
+    ids = sorted(by_speaker)
+    if speakers > len(ids) or (speakers and utterances_per_speaker < 2):
+        raise PrepareError(f"a validation list of {speakers} speakers of {prepare_folder}/train.csv "
+                           f"({len(ids)} there) with {utterances_per_speaker} utterances each: ask for at most "
+                           f"{len(ids)} speakers and at least 2 utterances (target trials need a pair)")
+    chosen = [ids[i * len(ids) // speakers] for i in range(speakers)]  # spread over the (alphabetical) IDs
+    rows = []
+    for spk in chosen:
+        videos = list(by_speaker[spk].values())
+        picked = [v[k] for k in range(max(map(len, videos))) for v in videos if k < len(v)]  # one per video in turn
+        if len(picked) < 2:
+            raise PrepareError(f"speaker {spk} of {prepare_folder}/train.csv has one utterance: no target trial")
+        rows += picked[:utterances_per_speaker]
+    lines = all_pair_trials([(row["spk_id"], _rel(row)) for row in rows])
+    val_csv, val_trials = (os.path.join(prepare_folder, f) for f in ("val.csv", "val_trials.txt"))
+    if os.path.exists(val_trials):
+        rows += read_csv(val_csv)
+        lines += [f"{label} {a} {b}" for label, a, b in read_trials(val_trials)]
+    if not lines:
+        raise PrepareError(f"no validation trials: {val_trials} is missing (no veri_val.txt) and no train.csv "
+                           "speaker was asked for")
+    write_csv(csv_path, rows, ["spk_id"])
+    atomic_write(trials_path, lambda f: f.writelines(line + "\n" for line in lines))
 
 
 def _entry(root, rel):

@@ -11,6 +11,7 @@ from collections import defaultdict
 
 from corpora.embedded.jobs import Job
 from corpora.embedded.text import sentence, short_phrase
+from corpora.voxceleb import all_pair_trials
 
 
 def _seed(rng):
@@ -110,24 +111,12 @@ def plan_voxceleb(cfg, take_speakers, rng):
     return jobs
 
 
-def _all_pair_trials(utts):
-    """Every unordered pair of utterances, target (same speaker) or not.
-
-    The embedded lists are small, so one error in a balanced list of a few hundred
-    trials moves the EER by half a point; all pairs (about 18k for the small test
-    speakers) resolve differences between encoders.
-    """
-    utts = sorted(utts, key=lambda u: u[1])
-    return [f"{int(spk_a == spk_b)} {rel_a} {rel_b}"
-            for i, (spk_a, rel_a) in enumerate(utts) for spk_b, rel_b in utts[i + 1:]]
-
-
 def index_voxceleb(root, jobs, meta, rng):
     vox1 = [j for j in jobs if j.layout == "voxceleb_vox1"]
     base = os.path.join(root, "VoxCeleb", "vox1")
     for role, name in (("test", "veri_test2.txt"), ("val", "veri_val.txt")):
         utts = [(j.fields["spk_id"], j.fields["rel"]) for j in vox1 if j.fields["role"] == role]
-        _write_lines(os.path.join(base, name), _all_pair_trials(utts))
+        _write_lines(os.path.join(base, name), all_pair_trials(utts))
     # Identification split per speaker: last video for test, the one before for validation.
     n_vid = max(j.fields["video_index"] for j in vox1) + 1
     split = {n_vid - 1: 3, n_vid - 2: 2} if n_vid >= 3 else {n_vid - 1: 3}

@@ -13,24 +13,27 @@ from speechbrain.utils.distributed import ddp_broadcast, run_on_main
 from corpora.audio import load_audio
 from corpora.manifest import check_audio_files, read_csv
 from corpora.noise_rir import prepare_noise_rir
-from corpora.voxceleb import prepare_voxceleb
+from corpora.voxceleb import prepare_voxceleb, write_dev_validation
 from lobes import verification
 from lobes.distributed import CpuDistributedMixin
 from lobes.trials import Trials, embedding_matrix, write_scores
 
 
 def prepare_data(hparams):
-    """The VoxCeleb manifests (VoxCeleb1 trials, VoxCeleb2 training utterances) and the noise/RIR manifests;
-    then `hparams["noise_draw"]` is built from the latter and `hparams["val_trials"]` read."""
+    """The VoxCeleb manifests (VoxCeleb1 trials, VoxCeleb2 training utterances), the validation list (veri_val.txt
+    when there is one, and `val_dev_speakers` VoxCeleb1 dev speakers) and the noise/RIR manifests; then
+    `hparams["noise_draw"]` is built from the latter and `hparams["val_trials"]` read."""
     run_on_main(prepare_voxceleb, kwargs={"data_folder": hparams["data_folder"],
                                           "save_folder": hparams["prepare_folder"],
                                           "vox2_folder": hparams["vox2_folder"], "skip_prep": hparams["skip_prep"]})
     run_on_main(prepare_noise_rir, kwargs={"data_folder": hparams["noise_rir_data_folder"],
                                            "save_folder": hparams["noise_rir_folder"],
                                            "skip_prep": hparams["skip_prep"]})
-    if not os.path.exists(hparams["val_trials"]):
-        raise FileNotFoundError(f"{hparams['val_trials']} not found: every decision is made on validation trials; "
-                                f"put veri_val.txt in {hparams['data_folder']}")
+    # VoxCeleb1 dev speakers, never trained on here, join the validation list (real VoxCeleb has none)
+    if not hparams["skip_prep"]:
+        run_on_main(write_dev_validation, args=(hparams["prepare_folder"], hparams["val_dev_speakers"],
+                                                hparams["val_dev_utterances"], hparams["val_csv"],
+                                                hparams["val_trials"]))
     check_audio_files(hparams["train_csv"], hparams["val_csv"], hparams["test_csv"])
     utterances = len(read_csv(hparams["train_csv"]))
     # with drop_last no batch would be trained; under torchrun each process gets 1/world of the utterances

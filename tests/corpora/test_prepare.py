@@ -17,7 +17,7 @@ from corpora.preparation import PrepareError
 from corpora.make_embedded import SIZES
 from corpora.speech_commands import prepare_speech_commands
 from corpora.embedded.text import SPEECH_COMMANDS
-from corpora.voxceleb import prepare_voxceleb
+from corpora.voxceleb import prepare_voxceleb, read_trials, write_dev_validation
 
 TINY = SIZES["tiny"]
 
@@ -51,6 +51,35 @@ def test_voxceleb(prepared):
     assert len(vox2) == vox["vox2"] * vox["vox2_videos"] * vox["vox2_utts"]
     trials = (out / "vox" / "test_trials.txt").read_text().split("\n")
     assert 0 < sum(t.startswith("1 ") for t in trials) < sum(t.startswith("0 ") for t in trials)
+
+
+def test_dev_validation_list_adds_unseen_dev_speakers_to_the_validation_trials(prepared, tmp_path):
+    vox, tiny = prepared[0] / "vox", TINY["voxceleb"]
+    csv, trials_path = tmp_path / "val.csv", tmp_path / "val_trials.txt"
+    write_dev_validation(vox, 4, 3, csv, trials_path)
+    rows, trials = read_csv(csv), read_trials(trials_path)
+    train, val = read_csv(vox / "train.csv"), read_csv(vox / "val.csv")
+    dev_rows = [r for r in rows if r["spk_id"] in _speakers(train)]
+    # 4 of the 8 dev speakers (spread over the IDs), 3 utterances each, never a test or VoxCeleb2 speaker
+    assert len(_speakers(dev_rows)) == 4 and len(dev_rows) == 12 and _speakers(dev_rows) < _speakers(train)
+    assert sorted(_speakers(dev_rows))[:2] == sorted(_speakers(train))[0:3:2]
+    held_out = _speakers(read_csv(vox / "test.csv")) | _speakers(read_csv(vox / "vox2_train.csv"))
+    assert not _speakers(rows) & held_out
+    assert len(rows) == 12 + len(val) and _speakers(val) <= _speakers(rows)
+    for spk in _speakers(dev_rows):  # 3 videos of 2 utterances: one utterance of each video
+        assert len({r["wav"].split(os.sep)[-2] for r in dev_rows if r["spk_id"] == spk}) == tiny["videos"] == 3
+    # every pair of the 12 dev utterances (4 speakers x 3 same-speaker pairs), then veri_val.txt's trials
+    val_trials = read_trials(vox / "val_trials.txt")
+    assert len(trials) == 12 * 11 // 2 + len(val_trials) and trials[len(trials) - len(val_trials):] == val_trials
+    speaker = {"/".join(r["wav"].split(os.sep)[-3:]): r["spk_id"] for r in rows}
+    assert all(label == (speaker[a] == speaker[b]) for label, a, b in trials)
+    assert sum(label for label, _, _ in trials[:66]) == 4 * 3
+    write_dev_validation(vox, 0, 4, csv, trials_path)  # no dev speaker: the validation list alone
+    assert read_trials(trials_path) == val_trials
+    with pytest.raises(PrepareError, match="ask for at most 8 speakers"):
+        write_dev_validation(vox, 9, 2, csv, trials_path)
+    with pytest.raises(PrepareError, match="at least 2 utterances"):
+        write_dev_validation(vox, 2, 1, csv, trials_path)
 
 
 def test_common_voice(prepared):

@@ -14,7 +14,7 @@ import torch
 
 RECIPE = os.path.join(os.path.dirname(__file__), "..", "..", "recipes", "LGL", "Stage1")
 TINY = ["--batch_size", "8", "--channels", "[16,16,16,16,48]", "--embedding_dim", "16",
-        "--segment_seconds", "0.8", "--noprogressbar"]
+        "--segment_seconds", "0.8", "--noprogressbar", "--val_dev_speakers", "4", "--val_dev_utterances", "2"]
 
 
 def _recipe_module():

@@ -15,7 +15,8 @@ import pytest
 from recipe_support import torchrun
 
 ROOT = os.path.join(os.path.dirname(__file__), "..", "..", "recipes", "LGL")
-TINY = ["--channels", "[16,16,16,16,48]", "--embedding_dim", "16", "--noprogressbar"]
+TINY = ["--channels", "[16,16,16,16,48]", "--embedding_dim", "16", "--noprogressbar", "--val_dev_speakers", "4",
+        "--val_dev_utterances", "2"]
 
 
 def _run(stage, args, launcher=()):

@@ -27,7 +27,8 @@ def _args(name, root, out):
                 "--dnn_neurons", "32", "--beam_size", "2", *common]
     return ["hparams/contrastive.yaml", "--data_folder", str(vox / "vox1"), "--vox2_folder",
             str(vox / "vox2" / "dev" / "wav"), "--noise_rir_data_folder", str(root), "--batch_size", "4", "--channels",
-            "[16,16,16,16,48]", "--embedding_dim", "16", "--segment_seconds", "0.8", *common]
+            "[16,16,16,16,48]", "--embedding_dim", "16", "--segment_seconds", "0.8", "--val_dev_speakers", "4",
+            "--val_dev_utterances", "2", *common]
 
 
 @pytest.mark.parametrize("name, folder", [("SpeakerID", "Downstream/SpeakerID"),
