@@ -90,6 +90,6 @@ def test_a_training_set_smaller_than_a_batch_is_named(tiny_corpus, tmp_path):
     cmd = [sys.executable, "train.py", "hparams/contrastive.yaml", "--output_folder", str(tmp_path / "big"),
            "--prepare_folder", str(tmp_path / "prep"), "--data_folder", str(root / "VoxCeleb" / "vox1"),
            "--vox2_folder", str(root / "VoxCeleb" / "vox2" / "dev" / "wav"), "--noise_rir_data_folder", str(root),
-           "--batch_size", "1000", "--noprogressbar"]
+           "--batch_size", "1000", "--noprogressbar", "--val_dev_speakers", "4", "--val_dev_utterances", "2"]
     done = subprocess.run(cmd, cwd=RECIPE, capture_output=True, text=True, env=env)
     assert done.returncode != 0 and "fewer than one batch (1000): lower --batch_size" in done.stdout + done.stderr
