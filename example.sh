@@ -14,13 +14,15 @@
 #   3  describe the corpus and sanity-check it (results/report/01_corpus.md)
 #   4  OpenSMILE pseudo-labels of the Common Voice, LibriSpeech and VoxCeleb layouts (recipes/PseudoLabels)
 #   5  pretext-task selection for ASR (word groups) and speakers (recipes/PretextSelection)
-#   6  multitask pretraining on the pooled speech layouts (no test split): alphaRatio worker, the workers selected for speakers
-#      (and for words, when the downstream tasks include asr), PASE workers, each probed on speaker
-#      identification against random weights (recipes/MultitaskSSL)
+#   6  multitask pretraining on the pooled speech layouts (no test split) with the workers selected for
+#      speakers (and for words, when the downstream tasks include asr), probed on speaker identification
+#      against random weights (recipes/MultitaskSSL; --experiments "alpharatio selected_speakers pase" adds
+#      the one-worker and PASE encoders, about 10 more minutes with stage 7)
 #   7  downstream comparison: speaker verification and speaker ID (--downstream_tasks adds asr) for Fbank,
-#      MFCC, the random twins and every pretrained encoder (recipes/Downstream, small settings, seed 0)
+#      MFCC, the random twin and every pretrained encoder (recipes/Downstream, small settings, seed 0)
 #   8  self-supervised speaker verification with loss-gated learning: Stage 1, Stage 2 with and without the
-#      gate, against MFCC statistics (recipes/LGL, 10 + 10 epochs)
+#      gate, against MFCC statistics (recipes/LGL, --lgl_epochs for each stage, 6 by default; the recipe
+#      README's figures use 10 + 10)
 #   9  VQ pooling: every pooling on five tasks without training (1-NN), for the speaker-selected encoder, its
 #      random twin and Fbank (recipes/VQPooling; its own example.sh adds the supervised benchmark)
 #  10  assemble results/REPORT.md
@@ -31,11 +33,14 @@ stage=1
 stop_stage=100
 epochs=3  # of pretraining on the pooled layouts: as many steps as 15 epochs of Common Voice alone (5x fewer utterances)
 settings=""
+# The defaults keep the run under 45 minutes on 2 cores: one selected encoder (stage 6) and 6 + 6 LGL epochs
+experiments=""  # empty: selected_speakers, and selected_words too when the downstream tasks include asr
+lgl_epochs=6
 # ASR on every encoder would take the whole run past 45 minutes on 2 cores: it is one option away
 downstream_tasks="verification speaker_id"
-usage="[--stage N] [--stop_stage M] [--size tiny|small] [--seed S] [--epochs E] [--settings small|debug|full] [--downstream_tasks \"asr verification speaker_id\"]"
+usage="[--stage N] [--stop_stage M] [--size tiny|small] [--seed S] [--epochs E] [--settings small|debug|full] [--downstream_tasks \"asr verification speaker_id\"] [--experiments \"alpharatio selected_speakers pase\"] [--lgl_epochs N]"
 . tools/embedded_paths.sh
-parse_options "stage stop_stage epochs settings downstream_tasks" "$@"
+parse_options "stage stop_stage epochs settings downstream_tasks experiments lgl_epochs" "$@"
 downstream=()
 if [ -n "$settings" ]; then downstream=(--settings "$settings"); fi
 embedded_paths  # name, data, prepared, report
@@ -85,8 +90,10 @@ fi
 if run 6; then
     echo "== stage 6: multitask pretraining -> results/multitask_ssl/$name"
     # the selection is task-specific: the speaker selection for speaker tasks, the word selection for ASR
-    experiments="alpharatio selected_speakers pase"
-    case " $downstream_tasks " in *" asr "*) experiments="alpharatio selected_speakers selected_words pase" ;; esac
+    if [ -z "$experiments" ]; then
+        experiments="selected_speakers"
+        case " $downstream_tasks " in *" asr "*) experiments="selected_speakers selected_words" ;; esac
+    fi
     bash recipes/MultitaskSSL/example.sh "${corpus[@]}" --epochs "$epochs" --experiments "$experiments"
 fi
 if run 7; then
@@ -95,7 +102,7 @@ if run 7; then
 fi
 if run 8; then
     echo "== stage 8: loss-gated learning -> results/lgl/$name"
-    bash recipes/LGL/example.sh "${corpus[@]}" --stage1_epochs 10 --stage2_epochs 10
+    bash recipes/LGL/example.sh "${corpus[@]}" --stage1_epochs "$lgl_epochs" --stage2_epochs "$lgl_epochs"
 fi
 if run 9; then
     echo "== stage 9: VQ pooling -> results/vq_pooling/$name"
