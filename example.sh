@@ -17,7 +17,7 @@
 #   6  multitask pretraining on the pooled speech layouts (no test split) with the workers selected for
 #      speakers (and for words, when the downstream tasks include asr), probed on speaker identification
 #      against random weights (recipes/MultitaskSSL; --experiments "alpharatio selected_speakers pase" adds
-#      the one-worker and PASE encoders, about 10 more minutes with stage 7)
+#      the one-worker and PASE encoders, about 18 more minutes with stage 7)
 #   7  downstream comparison: speaker verification and speaker ID (--downstream_tasks adds asr) for Fbank,
 #      MFCC, the random twin and every pretrained encoder (recipes/Downstream, small settings, seed 0)
 #   8  self-supervised speaker verification with loss-gated learning: Stage 1, Stage 2 with and without the

@@ -13,8 +13,9 @@ import pytest
 import torch
 
 RECIPE = os.path.join(os.path.dirname(__file__), "..", "..", "recipes", "LGL", "Stage1")
+TINY_VALIDATION = ["--val_dev_speakers", "4", "--val_dev_utterances", "2"]  # the tiny corpus has 8 dev speakers
 TINY = ["--batch_size", "8", "--channels", "[16,16,16,16,48]", "--embedding_dim", "16",
-        "--segment_seconds", "0.8", "--noprogressbar", "--val_dev_speakers", "4", "--val_dev_utterances", "2"]
+        "--segment_seconds", "0.8", "--noprogressbar", *TINY_VALIDATION]
 
 
 def _recipe_module():
@@ -90,6 +91,6 @@ def test_a_training_set_smaller_than_a_batch_is_named(tiny_corpus, tmp_path):
     cmd = [sys.executable, "train.py", "hparams/contrastive.yaml", "--output_folder", str(tmp_path / "big"),
            "--prepare_folder", str(tmp_path / "prep"), "--data_folder", str(root / "VoxCeleb" / "vox1"),
            "--vox2_folder", str(root / "VoxCeleb" / "vox2" / "dev" / "wav"), "--noise_rir_data_folder", str(root),
-           "--batch_size", "1000", "--noprogressbar", "--val_dev_speakers", "4", "--val_dev_utterances", "2"]
+           "--batch_size", "1000", "--noprogressbar", *TINY_VALIDATION]
     done = subprocess.run(cmd, cwd=RECIPE, capture_output=True, text=True, env=env)
     assert done.returncode != 0 and "fewer than one batch (1000): lower --batch_size" in done.stdout + done.stderr
