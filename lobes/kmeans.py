@@ -112,6 +112,22 @@ def kmeans_plus_plus(x, n_clusters, seed=0, sample=None, device=None):
     return points[chosen].cpu().numpy()
 
 
+def cluster_centroids(embeddings, labels, n_clusters):
+    """Unit-norm mean direction `[n_clusters, D]` of the L2-normalized `embeddings [N, D]` of each cluster id in
+    `labels [N]` (a row of zeros for a cluster with no member), so that the cosine to the centroids ranks the
+    clusters as the spherical k-means assignment does."""
+    x = np.asarray(embeddings, dtype=np.float64)
+    labels = np.asarray(labels, dtype=np.int64)
+    if x.ndim != 2 or labels.shape != (len(x),):
+        raise ValueError(f"centroids of {x.shape} embeddings with {labels.shape} labels: need [N, D] and [N]")
+    if len(labels) and (labels.min() < 0 or labels.max() >= n_clusters):
+        raise ValueError(f"cluster ids in [{labels.min()}, {labels.max()}] for {n_clusters} clusters")
+    x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    sums = np.zeros((n_clusters, x.shape[1]))
+    np.add.at(sums, labels, x)
+    return (sums / np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-12)).astype(np.float32)
+
+
 def nmi(labels, truth):
     """Normalized mutual information of two labelings (arithmetic-mean normalization, as scikit-learn's
     default); 1.0 when both are a single cluster."""

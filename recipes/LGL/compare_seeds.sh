@@ -4,6 +4,7 @@
 #
 #   bash compare_seeds.sh                                           # lgl, lr 0.001 and 0.0002, seeds 1986-1988
 #   bash compare_seeds.sh --experiments "lgl baseline" --lrs 0.0002 --epochs 20
+#   bash compare_seeds.sh --experiments "lgl baseline" --lrs 0.001 --head_init centroids   # rows <experiment>_centroids
 #
 # Runs that finished are reused (each train.py resumes from its checkpoints).
 # Outputs: results/lgl/<corpus>/seeds/<experiment>_lr<lr>/<seed>/ and results/lgl/<corpus>/seeds/seeds.md.
@@ -16,9 +17,12 @@ epochs=10
 experiments="lgl"
 lrs="0.001 0.0002"
 stage2_seeds="1986 1987 1988"
-usage="[--size tiny|small] [--seed S] [--stage1_epochs N] [--epochs N] [--experiments \"lgl baseline\"] [--lrs \"0.001 0.0002\"] [--stage2_seeds \"1986 1987\"]"
+head_init=random  # or centroids (hparams/lgl.yaml's head_init)
+usage="[--size tiny|small] [--seed S] [--stage1_epochs N] [--epochs N] [--experiments \"lgl baseline\"] [--lrs \"0.001 0.0002\"] [--stage2_seeds \"1986 1987\"] [--head_init random|centroids]"
 . tools/embedded_paths.sh
-parse_options "stage1_epochs epochs experiments lrs stage2_seeds" "$@"
+parse_options "stage1_epochs epochs experiments lrs stage2_seeds head_init" "$@"
+variant_suffix=""
+[ "$head_init" = random ] || variant_suffix="_$head_init"
 embedded_paths
 embedded_env
 . recipes/LGL/lgl_paths.sh
@@ -28,11 +32,11 @@ embedded_env
 for stage2_seed in $stage2_seeds; do  # seeds outermost: a partial sweep compares every variant
   for experiment in $experiments; do
     for lr in $lrs; do
-      run="$out/seeds/${experiment}_lr$lr/$stage2_seed"
+      run="$out/seeds/${experiment}${variant_suffix}_lr$lr/$stage2_seed"
       echo "== LGL Stage 2 ($experiment, lr $lr, seed $stage2_seed, at most $epochs epochs) -> $run"
       (cd recipes/LGL/Stage2 && python train.py "hparams/$experiment.yaml" "${data_args[@]}" \
           --stage1_embedder "$out/stage1/save/embedder.ckpt" --output_folder "$run" --seed "$stage2_seed" \
-          --lr "$lr" --max_epochs "$epochs" --patience 2 --n_clusters "$clusters" --noprogressbar "${small[@]}")
+          --lr "$lr" --head_init "$head_init" --max_epochs "$epochs" --patience 2 --n_clusters "$clusters" --noprogressbar "${small[@]}")
     done
   done
 done

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from lobes.kmeans import nmi, spherical_kmeans
+from lobes.kmeans import cluster_centroids, nmi, spherical_kmeans
 from lobes.loss_gate import LGLSchedule, gated_mean
 
 
@@ -135,6 +135,24 @@ def test_kmeans_recovers_planted_speakers():
     assert max(drawn) < 0.999 and np.mean(drawn) < np.mean(seeded)
     labels = spherical_kmeans(points, 12, seed=0)
     assert all(len(set(speakers[labels == c])) == 1 for c in np.unique(labels))  # each cluster one speaker
+
+
+def test_cluster_centroids_point_at_the_planted_speakers_and_rank_as_kmeans_assigns():
+    rng = np.random.default_rng(5)
+    directions = rng.normal(size=(6, 16))
+    speakers = np.repeat(np.arange(6), 30)
+    points = (directions[speakers] + 0.3 * rng.normal(size=(len(speakers), 16))) * rng.uniform(0.5, 5.0, (180, 1))
+    labels = spherical_kmeans(points, 6, seed=0)
+    centroids = cluster_centroids(points, labels, 7)  # one cluster more than there are: an empty one
+    assert np.allclose(np.linalg.norm(centroids[:6], axis=1), 1.0, atol=1e-6) and not centroids[6].any()
+    for c in range(6):  # each centroid is its speaker's direction, whatever the lengths of its points
+        speaker = speakers[labels == c][0]
+        truth = directions[speaker] / np.linalg.norm(directions[speaker])
+        assert centroids[c] @ truth > 0.98
+    unit = points / np.linalg.norm(points, axis=1, keepdims=True)
+    assert (np.argmax(unit @ centroids.T, axis=1) == labels).all()  # the faiss assignment, recovered
+    with pytest.raises(ValueError, match="cluster ids"):
+        cluster_centroids(points, labels, 3)
 
 
 def test_nmi_against_a_hand_computed_case():

@@ -131,6 +131,31 @@ def test_the_baseline_never_gates(stage1, tmp_path):
     assert any(line[6] == "recluster" for line in lines)
 
 
+def _head_agreement(out):
+    """The fraction of training utterances whose Stage-1 embedding the saved head scores highest for the cluster
+    that the k-means gave it (the head as it started: trained with lr 0)."""
+    import torch
+
+    [embeddings_file] = (out / "clusters").glob("embeddings_0_*.npy")
+    [labels_file] = (out / "clusters").glob("labels_0_*.json")
+    labels = json.loads(labels_file.read_text())
+    embeddings = np.load(embeddings_file)
+    [ckpt] = [c for c in (out / "save").glob("CKPT*") if (c / "head.ckpt").exists()][:1]
+    weight = torch.load(ckpt / "head.ckpt", map_location="cpu")["weight"].numpy()
+    order = list(labels)  # the labels file lists the utterances in the embeddings' order
+    unit = embeddings / np.linalg.norm(embeddings, axis=1, keepdims=True)
+    scores = unit @ (weight / np.maximum(np.linalg.norm(weight, axis=1, keepdims=True), 1e-12)).T
+    return float(np.mean(np.argmax(scores, axis=1) == np.array([labels[uid] for uid in order])))
+
+
+def test_the_centroid_head_starts_from_the_kmeans_assignment(stage1, tmp_path):
+    common = ("--lr", "0.0")
+    _stage2(stage1, "baseline.yaml", tmp_path / "centroids", 1, "--head_init", "centroids", *common)
+    _stage2(stage1, "baseline.yaml", tmp_path / "random", 1, *common)
+    assert _head_agreement(tmp_path / "centroids") == 1.0  # every utterance scored as faiss assigned it
+    assert _head_agreement(tmp_path / "random") < 0.6      # a random head does not know the clusters
+
+
 def test_two_gloo_processes_cluster_once_and_follow_one_schedule(stage1, tmp_path):
     """torchrun: each process embeds half of the training set (together: the one-process embeddings), the main
     process clusters once per iteration, and both processes take the same phase decisions."""

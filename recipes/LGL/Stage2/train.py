@@ -41,7 +41,7 @@ from tqdm import tqdm
 from corpora.audio import load_audio
 from corpora.files import atomic_write, write_json
 from corpora.manifest import read_csv
-from lobes.kmeans import nmi, spherical_kmeans
+from lobes.kmeans import cluster_centroids, nmi, spherical_kmeans
 from lobes.loss_gate import LGLSchedule, gated_mean
 from lobes.wave_augment import DrawCollate, mix
 
@@ -121,20 +121,26 @@ def _rank_and_world():
     return 0, 1
 
 
-def cluster(brain, hparams, datasets, iteration):
-    """Labels `{utterance ID: cluster}` of this iteration: embeddings and labels cached in files, so a killed run
-    resumes mid-clustering."""
+def cluster_files(hparams, iteration):
+    """The embeddings (.npy) and labels (.json) files of an iteration's clustering, named after what decides
+    them, so that another Stage-1 model, cluster count or seed never reuses stale ones."""
     folder = os.path.join(hparams["output_folder"], "clusters")
     os.makedirs(folder, exist_ok=True)
-    # files named after what decides them: another Stage-1 model or cluster count never reuses stale ones
     source = os.stat(hparams["stage1_embedder"])
     key = hashlib.sha1(json.dumps([os.path.abspath(hparams["stage1_embedder"]), source.st_size, source.st_mtime_ns,
                                    hparams["n_clusters"], hparams["seed"]]).encode()).hexdigest()[:10]
-    labels_file = os.path.join(folder, f"labels_{iteration}_{key}.json")
+    return (os.path.join(folder, f"embeddings_{iteration}_{key}.npy"),
+            os.path.join(folder, f"labels_{iteration}_{key}.json"))
+
+
+def cluster(brain, hparams, datasets, iteration):
+    """Labels `{utterance ID: cluster}` of this iteration: embeddings and labels cached in files, so a killed run
+    resumes mid-clustering."""
+    embeddings_file, labels_file = cluster_files(hparams, iteration)
     if not ddp_broadcast(os.path.exists(labels_file)):
         full = datasets["train_full"]
         start = time.time()
-        embeddings = brain.embed_training_set(full, os.path.join(folder, f"embeddings_{iteration}_{key}.npy"))
+        embeddings = brain.embed_training_set(full, embeddings_file)
         if if_main_process():
             write_clusters(hparams, full, embeddings, iteration, labels_file, start)
         ddp_barrier()  # the labels are on disk for every process
@@ -190,14 +196,32 @@ def load_stage1(brain, hparams):
     hparams["embedder"].load_state_dict(torch.load(hparams["stage1_embedder"], map_location=brain.device))
 
 
-def start_iteration(brain, hparams):
-    """The classifier restarts from the Stage-1 embedder, with a fresh head and optimizer state."""
+def start_iteration(brain, hparams, datasets, labels):
+    """The classifier restarts from the Stage-1 embedder, with a fresh head and optimizer state. The head is
+    random (`head_init: random`, the original's), or each cluster's weight is the mean direction of its
+    members' Stage-1 embeddings (`centroids`), so that the first steps already score the clusters as the
+    k-means did, instead of sending a random head's gradients into the Stage-1 encoder."""
     load_stage1(brain, hparams)
     head = hparams["head"]
     for layer in head.modules():
         if hasattr(layer, "reset_parameters") and layer is not head:
             layer.reset_parameters()
     torch.nn.init.xavier_uniform_(head.weight)
+    head_init = hparams.get("head_init", "random")
+    if head_init == "centroids":
+        full = datasets["train_full"]
+        # iteration 0 clustered the Stage-1 embeddings (cached; embedded again with the Stage-1 weights just
+        # loaded if the file is gone): later iterations' labels, in the space the encoder restarts from
+        stage1_embeddings = brain.embed_training_set(full, cluster_files(hparams, 0)[0])
+        if if_main_process():
+            ids = [labels[full.data_ids[i]] for i in range(len(full))]
+            centroids = cluster_centroids(stage1_embeddings, ids, hparams["n_clusters"])
+            if tuple(head.weight.shape) != centroids.shape:
+                raise ValueError(f"head_init: centroids needs a head on the embedding itself (lin_blocks: 0): its "
+                                 f"weight is {tuple(head.weight.shape)}, the centroids {centroids.shape}")
+            head.weight.data.copy_(torch.from_numpy(centroids).to(head.weight.device))
+    elif head_init != "random":
+        raise ValueError(f"head_init: {head_init!r}; expected random or centroids")
     if _rank_and_world()[1] > 1:  # DDP copied the weights at wrapping only: every process starts from the main's
         for parameter in head.parameters():
             torch.distributed.broadcast(parameter.data, src=0)
@@ -262,7 +286,7 @@ def main(argv):
     while schedule.phase != "done" and epoch < hparams["max_epochs"]:
         if schedule.phase == "cluster":
             labels = cluster(brain, hparams, datasets, schedule.iteration)
-            start_iteration(brain, hparams)
+            start_iteration(brain, hparams, datasets, labels)
             schedule.clustered()
             datasets = dataio_prepare(hparams, labels)
         elif labels is None:  # resumed in a training phase: this iteration's labels are on disk
