@@ -90,3 +90,33 @@ def test_parse_options_sets_the_named_options_and_nothing_else():
     assert result.stdout.strip() == "small 3 2 b c"
     result = _bash("-euc", snippet, "parse", "--epoch", "2")  # a misspelt name is no prefix match
     assert result.returncode == 2 and "--epoch" in result.stderr and "usage: bash" in result.stderr
+
+
+@pytest.mark.parametrize("size, utterances, expected", [
+    ("small", "", []),                                              # the YAML's 4
+    ("small", "12", ["--val_dev_utterances", "12"]),
+    ("tiny", "", ["--batch_size", "8", "--val_dev_speakers", "4", "--val_dev_utterances", "2"]),
+    ("tiny", "3", ["--batch_size", "8", "--val_dev_speakers", "4", "--val_dev_utterances", "3"]),
+])
+def test_lgl_validation_list_arguments(size, utterances, expected):
+    """What the LGL scripts hand both stages for the corpus size and --val_dev_utterances."""
+    snippet = ('root=$PWD; data=data/none; name=x; size=$1; val_dev_utterances=$2; . recipes/LGL/lgl_paths.sh; '
+               'echo "${small[@]}"')
+    result = _bash("-euc", snippet, "lgl", size, utterances)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == expected
+
+
+def test_lgl_refuses_a_stage1_run_validated_on_another_list(tmp_path):
+    """A Stage-1 model chosen on 4 utterances per dev speaker is not reused (nor resumed) by a 12-utterance sweep."""
+    stage1 = tmp_path / "stage1"
+    stage1.mkdir()
+    (stage1 / "hyperparams.yaml").write_text("val_dev_speakers: 40\nval_dev_utterances: 4\n")
+    snippet = ('root=$PWD; data=data/none; name=x; size=small; val_dev_utterances=$2; . recipes/LGL/lgl_paths.sh; '
+               'out=$1; require_stage1_validation; echo reused')
+    for utterances, status in (("", 0), ("4", 0), ("12", 2)):  # "" is the YAML's default, 4
+        result = _bash("-euc", snippet, "lgl", str(tmp_path), utterances)
+        assert result.returncode == status, result.stderr
+        assert ("reused" in result.stdout) == (status == 0)
+    assert f"{stage1} was validated on 4 utterances per dev speaker, this run on 12" in result.stderr
+    assert f"delete {tmp_path}, or give --val_dev_utterances 4" in result.stderr

@@ -5,6 +5,7 @@
 #   bash compare_seeds.sh                                           # lgl, lr 0.001 and 0.0002, seeds 1986-1988
 #   bash compare_seeds.sh --experiments "lgl baseline" --lrs 0.0002 --epochs 20
 #   bash compare_seeds.sh --experiments "lgl baseline" --lrs 0.001 --head_init centroids   # rows <experiment>_centroids
+#   bash compare_seeds.sh --experiments "lgl baseline" --lrs 0.001 --val_dev_utterances 12  # a longer validation list
 #
 # Runs that finished are reused (each train.py resumes from its checkpoints).
 # Outputs: results/lgl/<corpus>/seeds/<experiment>_lr<lr>/<seed>/ and results/lgl/<corpus>/seeds/seeds.md.
@@ -18,17 +19,19 @@ experiments="lgl"
 lrs="0.001 0.0002"
 stage2_seeds="1986 1987 1988"
 head_init=random  # or centroids (hparams/lgl.yaml's head_init)
-usage="[--size tiny|small] [--seed S] [--stage1_epochs N] [--epochs N] [--experiments \"lgl baseline\"] [--lrs \"0.001 0.0002\"] [--stage2_seeds \"1986 1987\"] [--head_init random|centroids]"
+val_dev_utterances=""  # utterances per dev speaker in the validation list; the YAMLs' 4
+usage="[--size tiny|small] [--seed S] [--stage1_epochs N] [--epochs N] [--experiments \"lgl baseline\"] [--lrs \"0.001 0.0002\"] [--stage2_seeds \"1986 1987\"] [--head_init random|centroids] [--val_dev_utterances N]"
 . tools/embedded_paths.sh
-parse_options "stage1_epochs epochs experiments lrs stage2_seeds head_init" "$@"
+parse_options "stage1_epochs epochs experiments lrs stage2_seeds head_init val_dev_utterances" "$@"
 variant_suffix=""
 [ "$head_init" = random ] || variant_suffix="_$head_init"
 embedded_paths
 embedded_env
 . recipes/LGL/lgl_paths.sh
 
+require_stage1_validation
 [ -f "$out/stage1/save/embedder.ckpt" ] || bash recipes/LGL/Stage1/example.sh --size "$size" --seed "$seed" \
-    --epochs "$stage1_epochs"
+    --epochs "$stage1_epochs" ${val_dev_utterances:+--val_dev_utterances "$val_dev_utterances"}
 for stage2_seed in $stage2_seeds; do  # seeds outermost: a partial sweep compares every variant
   for experiment in $experiments; do
     for lr in $lrs; do

@@ -4,6 +4,7 @@
 #
 #   bash example.sh                              # small corpus, seed 0, 12 epochs
 #   bash example.sh --size tiny --epochs 1       # a quick check
+#   bash example.sh --val_dev_utterances 12      # validate on 12 utterances of each dev speaker (4 by default)
 #
 # A finished or interrupted run resumes from its checkpoints.
 # Outputs: results/lgl/<corpus>/stage1 (score.txt, metrics.json, det_test.png, save/embedder.ckpt for Stage 2).
@@ -12,12 +13,14 @@ cd "$(dirname "$0")/../../.."
 root="$PWD"
 
 epochs=12
-usage="[--size tiny|small] [--seed S] [--epochs N]"
+val_dev_utterances=""  # the YAML's
+usage="[--size tiny|small] [--seed S] [--epochs N] [--val_dev_utterances N]"
 . tools/embedded_paths.sh
-parse_options "epochs" "$@"
+parse_options "epochs val_dev_utterances" "$@"
 embedded_paths
 embedded_env
 . recipes/LGL/lgl_paths.sh
+require_stage1_validation
 
 echo "== LGL Stage 1 (contrastive, $epochs epochs) -> $out/stage1"
 (cd recipes/LGL/Stage1 && python train.py hparams/contrastive.yaml "${data_args[@]}" \
