@@ -8,9 +8,9 @@ into one embedding matrix `[M, D]`. Scores are higher for "same speaker".
 - `PLDAScorer`: SpeechBrain's PLDA (`speechbrain.processing.PLDA_LDA`), trained on training
   embeddings with speaker labels (centred and length-normalized first, as is usual for
   x-vectors), scored with its `Ndx` / `fast_PLDA_scoring`;
-- `eer`: SpeechBrain's `EER` (in %); `min_dcf`: SpeechBrain's `minDCF` criterion, computed
-  from one sort of the scores (SpeechBrain's own builds a thresholds x trials matrix, 3 GB at
-  18k trials), normalized (NIST) unless asked otherwise;
+- `eer`: SpeechBrain's `EER` rule (in %); `min_dcf`: SpeechBrain's `minDCF` criterion, normalized (NIST)
+  unless asked otherwise; both from one sort of the scores (SpeechBrain's own loop over every threshold, or
+  build a thresholds x trials matrix, 3 GB at 18k trials);
 - `eer_ci`: a percentile bootstrap interval of the EER, resampling speakers (default; the
   trials of one speaker are correlated) or trials, every resample one weighted pass;
 - `plot_det`: DET curves on probit axes.
@@ -24,10 +24,8 @@ Example
 """
 
 import numpy as np
-import torch
 from scipy.stats import norm
 from speechbrain.processing.PLDA_LDA import PLDA, Ndx, StatObject_SB, fast_PLDA_scoring
-from speechbrain.utils.metric_stats import EER
 
 
 def _split(scores, labels):
@@ -64,10 +62,9 @@ def _eer_from_rates(p_miss, p_fa):
 
 
 def eer(scores, labels):
-    """Equal error rate in % (SpeechBrain's `EER`)."""
-    scores, labels = _split(scores, labels)
-    value, _ = EER(torch.from_numpy(scores[labels]), torch.from_numpy(scores[~labels]))
-    return 100.0 * value
+    """Equal error rate in %, SpeechBrain's `EER` rule from one sort of the scores: SpeechBrain's own loops over
+    every threshold (quadratic: 42 s at 120k trials, against 0.02 s here; the test checks both agree)."""
+    return float(_eer_from_rates(*error_rates(scores, labels)))
 
 
 def min_dcf(scores, labels, p_target=0.01, c_miss=1.0, c_fa=1.0, normalized=True):
