@@ -46,9 +46,8 @@ def nearest_centroid_accuracy(train_rows, test_rows, label, segments=1):
 
 def cosine_trial_eer(trials, wav_root):
     """EER (%) of cosine scoring of MFCC statistics on a VoxCeleb trial list."""
-    from speechbrain.utils.metric_stats import EER
-
     from corpora.voxceleb import read_trials
+    from lobes.verification import eer
 
     trials = read_trials(trials)
     cache = {}
@@ -59,10 +58,8 @@ def cosine_trial_eer(trials, wav_root):
             cache[rel] = vec / np.linalg.norm(vec)
         return cache[rel]
 
-    scores = torch.tensor([float(embed(a) @ embed(b)) for _, a, b in trials])
-    labels = torch.tensor([label for label, _, _ in trials])
-    eer, _ = EER(scores[labels == 1], scores[labels == 0])
-    return 100.0 * float(eer)
+    scores = np.array([float(embed(a) @ embed(b)) for _, a, b in trials])
+    return eer(scores, np.array([label for label, _, _ in trials]))
 
 
 def main(argv=None):
