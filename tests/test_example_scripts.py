@@ -120,3 +120,9 @@ def test_lgl_refuses_a_stage1_run_validated_on_another_list(tmp_path):
         assert ("reused" in result.stdout) == (status == 0)
     assert f"{stage1} was validated on 4 utterances per dev speaker, this run on 12" in result.stderr
     assert f"delete {tmp_path}, or give --val_dev_utterances 4" in result.stderr
+    # a run made before the option existed names no list: it is refused with its own reason, even for the default
+    (stage1 / "hyperparams.yaml").write_text("val_dev_speakers: 40\n")
+    result = _bash("-euc", snippet, "lgl", str(tmp_path), "")
+    assert result.returncode == 2 and "reused" not in result.stdout
+    assert "names no val_dev_utterances" in result.stderr
+    assert f"delete {tmp_path} to train Stage 1 again" in result.stderr

@@ -20,6 +20,11 @@ require_stage1_validation() {
     [ -f "$out/stage1/hyperparams.yaml" ] || return 0
     wanted=${val_dev_utterances:-$(sed -n 's/^val_dev_utterances: *//p' "$root/recipes/LGL/Stage1/hparams/contrastive.yaml")}
     trained=$(sed -n 's/^val_dev_utterances: *//p' "$out/stage1/hyperparams.yaml")
+    if [ -z "$trained" ]; then
+        echo "$0: $out/stage1/hyperparams.yaml names no val_dev_utterances (a run older than that option):" \
+             "delete $out to train Stage 1 again" >&2
+        exit 2
+    fi
     if [ "$trained" != "$wanted" ]; then
         echo "$0: $out/stage1 was validated on $trained utterances per dev speaker, this run on $wanted:" \
              "delete $out, or give --val_dev_utterances $trained" >&2
