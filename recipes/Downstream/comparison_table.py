@@ -27,8 +27,13 @@ PANELS = [("asr", "wer", "WER % (lower is better)"), ("verification", "eer_cosin
           ("speaker_id", "accuracy", "speaker ID accuracy (higher is better)")]
 
 
-def _number(value):
-    return f"{value:.3f}" if abs(value) < 1 else f"{value:.1f}" if abs(value) < 100 else f"{value:.0f}"
+def _decimals(value):
+    return 3 if abs(value) < 1 else 1 if abs(value) < 100 else 0
+
+
+def _number(value, like=None):
+    """Three significant-ish digits; `like` gives a spread the decimals of its mean (5.3 ± 0.6, not ± 0.621)."""
+    return f"{value:.{_decimals(value if like is None else like)}f}"
 
 
 def cell(runs, key, interval_key=None):
@@ -40,7 +45,7 @@ def cell(runs, key, interval_key=None):
     values = np.array([r[key] for r in finished], dtype=float)
     text = _number(values.mean())
     if len(values) > 1:
-        text += f" ± {_number(values.std(ddof=1))}"
+        text += f" ± {_number(values.std(ddof=1), like=values.mean())}"
     elif interval_key and interval_key in finished[0]:
         low, high = finished[0][interval_key]
         text += f" [{_number(low)}, {_number(high)}]"

@@ -26,6 +26,8 @@ def test_encoders_are_named_and_their_folders_made_absolute(tmp_path, monkeypatc
 
 def test_cells_are_mean_and_sample_std_over_seeds_or_the_single_run_interval():
     assert cell({0: {"wer": 10.0}, 1: {"wer": 14.0}}, "wer") == "12.0 ± 2.8"  # std of (10, 14) = sqrt(8)
+    # a spread below 1 keeps its mean's decimals: std of (5.0, 5.6) = 0.42
+    assert cell({0: {"eer": 5.0}, 1: {"eer": 5.6}}, "eer") == "5.3 ± 0.4"
     assert cell({0: {"eer": 3.25, "ci": [2.5, 4.0]}}, "eer", "ci") == "3.2 [2.5, 4.0]"
     assert cell({0: {"acc": 0.5}, 1: {"failed": "exit 1"}}, "acc") == "0.500 (1 failed)"
     assert cell({0: {"failed": "exit 1"}}, "acc") == "failed"
