@@ -9,6 +9,10 @@ It refuses a manifest of a downstream **test** split (`test_manifests`): a pretr
 test speaker's utterances. Each source manifest is checked by `read_csv` (named errors), and an ID found in two
 sources is refused, since the pseudo-labels are stored per ID.
 
+From the shell, the pool of the layouts that `corpora.prepare_embedded` writes (the sources that
+recipes/PseudoLabels/hparams/extract_pooled.yaml names):
+`python -m corpora.pooled results/prepared/embedded`.
+
 Example
 -------
 >>> prepare_pooled("results/prepared/embedded/pooled",  # doctest: +SKIP
@@ -17,6 +21,7 @@ Example
 ...                valid_csvs={"common_voice": "results/prepared/embedded/common_voice/dev.csv"})
 """
 
+import argparse
 import hashlib
 import logging
 import os
@@ -78,3 +83,36 @@ def prepare_pooled(save_folder, train_csvs, valid_csvs, test_manifests=(), skip_
     hours = sum(float(r["duration"]) for r in train) / 3600
     logger.info("pooled manifest %s: %d training utterances (%.2f h) from %s, %d validation", outputs[0],
                 len(train), hours, ", ".join(train_csvs), len(valid))
+
+
+def prepared_layout_sources(prepared_root):
+    """prepare_pooled's sources in the folders of `corpora.prepare_embedded` (or of each corpus' prepare function
+    run into `<prepared_root>/<layout>`): Common Voice train, LibriSpeech train-clean-100 and VoxCeleb2 dev, the
+    Common Voice dev split for validation, and the test manifests it must refuse."""
+    def j(*parts):
+        return os.path.join(prepared_root, *parts)
+    return dict(train_csvs={"common_voice": j("common_voice", "train.csv"),
+                            "librispeech": j("librispeech", "train-clean-100.csv"),
+                            "voxceleb2": j("voxceleb", "vox2_train.csv")},
+                valid_csvs={"common_voice": j("common_voice", "dev.csv")},
+                test_manifests=[j("common_voice", "test.csv"), j("librispeech", "test-clean.csv"),
+                                j("voxceleb", "test.csv"), j("voxceleb", "iden_test.csv")])
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="Writes <save_folder>/train.csv and dev.csv, the pool of the "
+                                                 "layouts prepared under prepared_root (skipped when up to date).")
+    parser.add_argument("prepared_root", help="the folder of corpora.prepare_embedded's manifests")
+    parser.add_argument("--save_folder", help="default: <prepared_root>/pooled")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    save_folder = args.save_folder or os.path.join(args.prepared_root, "pooled")
+    try:
+        prepare_pooled(save_folder, **prepared_layout_sources(args.prepared_root))
+    except PrepareError as err:
+        raise SystemExit(f"corpora.pooled: {err}") from err
+    print(os.path.join(save_folder, "train.csv"))
+
+
+if __name__ == "__main__":
+    main()

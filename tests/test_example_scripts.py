@@ -6,6 +6,7 @@ Nothing here trains or builds a corpus: a bad option must stop a script before t
 import glob
 import os
 import subprocess
+import sys
 
 import pytest
 
@@ -105,6 +106,33 @@ def test_lgl_validation_list_arguments(size, utterances, expected):
     result = _bash("-euc", snippet, "lgl", size, utterances)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == expected
+
+
+def test_lgl_pooled_training_set(tmp_path):
+    """--train_data pooled: Stage 1 and 2 read the pool of every layout's training split, into their own folder, with
+    one cluster per speaker of the pool (a speaker name in two layouts is two speakers)."""
+    planted = {"common_voice/train.csv": ["a", "b", "b"], "librispeech/train-clean-100.csv": ["a"],
+               "voxceleb/vox2_train.csv": ["c", "d"], "common_voice/dev.csv": ["e"]}
+    for path, speakers in planted.items():
+        os.makedirs(tmp_path / os.path.dirname(path), exist_ok=True)
+        lines = [f"{path.replace('/', '_')}{i},1.0,/x/{i}.wav,{spk}" for i, spk in enumerate(speakers)]
+        (tmp_path / path).write_text("ID,duration,wav,spk_id\n" + "\n".join(lines) + "\n")
+    snippet = ('root=$PWD; data=data/none; name=x; size=small; prepared=$1; train_data=$2; usage=""; '
+               '. tools/embedded_paths.sh; . recipes/LGL/lgl_paths.sh; '
+               'echo "$out"; echo "${data_args[@]}"; echo "$clusters"')
+    env = dict(os.environ, PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])
+    prepared = os.path.relpath(tmp_path, REPO)  # relative to the repository root, as embedded_paths sets it
+    result = subprocess.run(["bash", "-euc", snippet, "lgl", prepared, "pooled"], cwd=REPO, env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    out, args, clusters = result.stdout.splitlines()
+    assert out == os.path.join(REPO, "results", "lgl", "x_pooled")
+    train_csv = args.split("--train_csv ")[1].split()[0]
+    assert os.path.samefile(train_csv, tmp_path / "pooled" / "train.csv")
+    assert f"--prepare_folder {out}/prepared" in args
+    assert clusters == "5"  # common_voice a, b; librispeech a; voxceleb2 c, d
+    result = _bash("-euc", snippet, "lgl", prepared, "vox1")
+    assert result.returncode == 2 and "--train_data vox1 (vox2 or pooled)" in result.stderr
 
 
 def test_lgl_refuses_a_stage1_run_validated_on_another_list(tmp_path):

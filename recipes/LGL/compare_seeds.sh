@@ -6,6 +6,7 @@
 #   bash compare_seeds.sh --experiments "lgl baseline" --lrs 0.0002 --epochs 20
 #   bash compare_seeds.sh --experiments "lgl baseline" --lrs 0.001 --head_init centroids   # rows <experiment>_centroids
 #   bash compare_seeds.sh --experiments "lgl baseline" --lrs 0.001 --val_dev_utterances 12  # a longer validation list
+#   bash compare_seeds.sh --experiments "lgl baseline" --lrs 0.001 --train_data pooled  # every speech layout
 #
 # Runs that finished are reused (each train.py resumes from its checkpoints).
 # Outputs: results/lgl/<corpus>/seeds/<experiment>_lr<lr>/<seed>/ and results/lgl/<corpus>/seeds/seeds.md.
@@ -20,9 +21,10 @@ lrs="0.001 0.0002"
 stage2_seeds="1986 1987 1988"
 head_init=random  # or centroids (hparams/lgl.yaml's head_init)
 val_dev_utterances=""  # utterances per dev speaker in the validation list; the YAMLs' 4
-usage="[--size tiny|small] [--seed S] [--stage1_epochs N] [--epochs N] [--experiments \"lgl baseline\"] [--lrs \"0.001 0.0002\"] [--stage2_seeds \"1986 1987\"] [--head_init random|centroids] [--val_dev_utterances N]"
+train_data=vox2  # or pooled: every speech layout's training split (lgl_paths.sh)
+usage="[--size tiny|small] [--seed S] [--stage1_epochs N] [--epochs N] [--experiments \"lgl baseline\"] [--lrs \"0.001 0.0002\"] [--stage2_seeds \"1986 1987\"] [--head_init random|centroids] [--val_dev_utterances N] [--train_data vox2|pooled]"
 . tools/embedded_paths.sh
-parse_options "stage1_epochs epochs experiments lrs stage2_seeds head_init val_dev_utterances" "$@"
+parse_options "stage1_epochs epochs experiments lrs stage2_seeds head_init val_dev_utterances train_data" "$@"
 variant_suffix=""
 [ "$head_init" = random ] || variant_suffix="_$head_init"
 embedded_paths
@@ -31,7 +33,8 @@ embedded_env
 
 require_stage1_validation
 [ -f "$out/stage1/save/embedder.ckpt" ] || bash recipes/LGL/Stage1/example.sh --size "$size" --seed "$seed" \
-    --epochs "$stage1_epochs" ${val_dev_utterances:+--val_dev_utterances "$val_dev_utterances"}
+    --epochs "$stage1_epochs" --train_data "$train_data" \
+    ${val_dev_utterances:+--val_dev_utterances "$val_dev_utterances"}
 for stage2_seed in $stage2_seeds; do  # seeds outermost: a partial sweep compares every variant
   for experiment in $experiments; do
     for lr in $lrs; do

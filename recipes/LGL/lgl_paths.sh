@@ -1,9 +1,16 @@
 # Shared by the LGL example scripts (recipes/LGL/example.sh, Stage1/example.sh, Stage2/example.sh): where the runs
 # of a corpus go and the data arguments both stages take. Source it from the repository root after
 # embedded_paths (tools/embedded_paths.sh); sets out, data_args, small (the size's and the validation list's
-# arguments) and clusters, and defines require_stage1_validation.
+# arguments) and clusters, and defines require_stage1_validation. The caller's train_data (--train_data) chooses
+# the unlabelled training set: vox2 (the default, VoxCeleb2 dev as in the paper) or pooled (every speech layout's
+# training split, corpora/pooled.py: 5 times the audio and 3 times the speakers on the embedded corpus), whose runs go
+# to results/lgl/<corpus>_pooled.
 
-out="$root/results/lgl/$name"
+case "${train_data:=vox2}" in
+    vox2) out="$root/results/lgl/$name" ;;
+    pooled) out="$root/results/lgl/${name}_pooled" ;;
+    *) embedded_usage "--train_data $train_data (vox2 or pooled)" ;;
+esac
 data_args=(--data_folder "$root/$data/VoxCeleb/vox1" --vox2_folder "$root/$data/VoxCeleb/vox2/dev/wav"
            --noise_rir_data_folder "$root/$data" --prepare_folder "$out/prepared")
 small=()
@@ -12,6 +19,12 @@ small=()
 [ -n "${val_dev_utterances:-}" ] && small+=(--val_dev_utterances "$val_dev_utterances")
 # as many clusters as the training set has speakers (the paper: 6000 for VoxCeleb2's 5994), a known count
 clusters=$(find "$data/VoxCeleb/vox2/dev/wav" -mindepth 1 -maxdepth 1 -type d 2>/dev/null | wc -l)
+if [ "$train_data" = pooled ]; then
+    pool=$(python -m corpora.pooled "$root/$prepared")
+    data_args+=(--train_csv "$pool")
+    clusters=$(python -c 'import sys; from corpora.manifest import read_csv
+print(len({r["spk_id"] for r in read_csv(sys.argv[1])}))' "$pool")
+fi
 
 # Stage 1 chooses its model on the validation list, so a Stage-1 run (finished or not) made with another
 # val_dev_utterances than this one's (the caller's, else the YAML's) must not be resumed or reused: status 2.

@@ -5,7 +5,7 @@ import os
 import pytest
 
 from corpora.manifest import read_csv, write_csv
-from corpora.pooled import prepare_pooled
+from corpora.pooled import main, prepare_pooled
 from corpora.preparation import PrepareError
 
 
@@ -64,3 +64,19 @@ def test_bad_sources_are_named(layouts, tmp_path):
         prepare_pooled(tmp_path / "c", train_csvs={"voxceleb2": str(tmp_path / "nothing.csv")},
                        valid_csvs=args["valid_csvs"])
     assert not (tmp_path / "b/train.csv").exists()
+
+
+def test_the_command_pools_the_layouts_of_prepare_embedded(layouts, tmp_path, capsys):
+    """`python -m corpora.pooled <prepared_root>` finds each layout in the folder prepare_embedded names it."""
+    root = tmp_path / "prepared"
+    for short, layout in (("cv", "common_voice"), ("ls", "librispeech"), ("vox", "voxceleb")):
+        (root / layout).mkdir(parents=True)
+        for csv in (layouts / short).glob("*.csv"):
+            write_csv(root / layout / csv.name, read_csv(csv), ["spk_id"])
+    main([str(root)])
+    assert capsys.readouterr().out.strip() == str(root / "pooled" / "train.csv")
+    parts = [read_csv(layouts / p) for p in ("cv/train.csv", "ls/train-clean-100.csv", "vox/vox2_train.csv")]
+    assert [r["ID"] for r in read_csv(root / "pooled/train.csv")] == [r["ID"] for rows in parts for r in rows]
+    (root / "voxceleb" / "vox2_train.csv").unlink()
+    with pytest.raises(SystemExit, match="voxceleb2 manifest .*vox2_train.csv is not there"):
+        main([str(root), "--save_folder", str(tmp_path / "other")])

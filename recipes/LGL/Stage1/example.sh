@@ -5,6 +5,7 @@
 #   bash example.sh                              # small corpus, seed 0, 12 epochs
 #   bash example.sh --size tiny --epochs 1       # a quick check
 #   bash example.sh --val_dev_utterances 12      # validate on 12 utterances of each dev speaker (4 by default)
+#   bash example.sh --train_data pooled          # train on every speech layout (results/lgl/<corpus>_pooled)
 #
 # A finished or interrupted run resumes from its checkpoints.
 # Outputs: results/lgl/<corpus>/stage1 (score.txt, metrics.json, det_test.png, save/embedder.ckpt for Stage 2).
@@ -14,9 +15,10 @@ root="$PWD"
 
 epochs=12
 val_dev_utterances=""  # the YAML's
-usage="[--size tiny|small] [--seed S] [--epochs N] [--val_dev_utterances N]"
+train_data=vox2  # or pooled (lgl_paths.sh)
+usage="[--size tiny|small] [--seed S] [--epochs N] [--val_dev_utterances N] [--train_data vox2|pooled]"
 . tools/embedded_paths.sh
-parse_options "epochs val_dev_utterances" "$@"
+parse_options "epochs val_dev_utterances train_data" "$@"
 embedded_paths
 embedded_env
 . recipes/LGL/lgl_paths.sh

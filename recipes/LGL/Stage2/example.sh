@@ -6,6 +6,7 @@
 #   bash example.sh                                      # small corpus, seed 0, at most 12 epochs each
 #   bash example.sh --experiments lgl --epochs 30
 #   bash example.sh --size tiny --epochs 2               # a quick check (a 1-epoch Stage 1 if missing)
+#   bash example.sh --train_data pooled                  # train on every speech layout (results/lgl/<corpus>_pooled)
 #
 # A finished or interrupted run resumes where it was (phase, iteration, clustering).
 # Outputs: results/lgl/<corpus>/stage2_<experiment> (score.txt, clusters.txt, metrics.json, det_test.png).
@@ -15,9 +16,10 @@ root="$PWD"
 
 epochs=12
 experiments="lgl baseline"
-usage="[--size tiny|small] [--seed S] [--epochs N] [--experiments \"lgl baseline\"]"
+train_data=vox2  # or pooled (lgl_paths.sh)
+usage="[--size tiny|small] [--seed S] [--epochs N] [--experiments \"lgl baseline\"] [--train_data vox2|pooled]"
 . tools/embedded_paths.sh
-parse_options "epochs experiments" "$@"
+parse_options "epochs experiments train_data" "$@"
 for experiment in $experiments; do
     [ -f "recipes/LGL/Stage2/hparams/$experiment.yaml" ] \
         || embedded_usage "--experiments $experiment (no recipes/LGL/Stage2/hparams/$experiment.yaml)"
@@ -30,7 +32,8 @@ embedder="$out/stage1/save/embedder.ckpt"
 if [ ! -f "$embedder" ]; then
     stage1_epochs=12
     [ "$size" = tiny ] && stage1_epochs=1
-    bash recipes/LGL/Stage1/example.sh --size "$size" --seed "$seed" --epochs "$stage1_epochs"
+    bash recipes/LGL/Stage1/example.sh --size "$size" --seed "$seed" --epochs "$stage1_epochs" \
+        --train_data "$train_data"
 fi
 for experiment in $experiments; do
     echo "== LGL Stage 2 ($experiment, at most $epochs epochs) -> $out/stage2_$experiment"
