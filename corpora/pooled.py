@@ -111,7 +111,7 @@ def main(argv=None):
         prepare_pooled(save_folder, **prepared_layout_sources(args.prepared_root))
     except PrepareError as err:
         raise SystemExit(f"corpora.pooled: {err}") from err
-    print(os.path.join(save_folder, "train.csv"))
+    print(os.path.abspath(os.path.join(save_folder, "train.csv")))  # usable from any recipe folder
 
 
 if __name__ == "__main__":

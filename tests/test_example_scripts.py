@@ -101,7 +101,8 @@ def test_parse_options_sets_the_named_options_and_nothing_else():
 ])
 def test_lgl_validation_list_arguments(size, utterances, expected):
     """What the LGL scripts hand both stages for the corpus size and --val_dev_utterances."""
-    snippet = ('root=$PWD; data=data/none; name=x; size=$1; val_dev_utterances=$2; . recipes/LGL/lgl_paths.sh; '
+    snippet = ('usage=""; . tools/embedded_paths.sh; root=$PWD; data=data/none; name=x; size=$1; '
+               'val_dev_utterances=$2; . recipes/LGL/lgl_paths.sh; '
                'echo "${small[@]}"')
     result = _bash("-euc", snippet, "lgl", size, utterances)
     assert result.returncode == 0, result.stderr
@@ -135,12 +136,20 @@ def test_lgl_pooled_training_set(tmp_path):
     assert result.returncode == 2 and "--train_data vox1 (vox2 or pooled)" in result.stderr
 
 
+@pytest.mark.parametrize("script", ["Stage1/example.sh", "Stage2/example.sh", "compare_seeds.sh"])
+def test_lgl_scripts_refuse_an_unknown_training_set_before_any_setup(script, tmp_path):
+    result = _bash(os.path.join(REPO, "recipes", "LGL", script), "--train_data", "vox1", cwd=tmp_path)
+    assert result.returncode == 2 and "--train_data vox1 (vox2 or pooled)" in result.stderr
+    assert result.stdout == ""  # the venv step, the first set-up, prints
+
+
 def test_lgl_refuses_a_stage1_run_validated_on_another_list(tmp_path):
     """A Stage-1 model chosen on 4 utterances per dev speaker is not reused (nor resumed) by a 12-utterance sweep."""
     stage1 = tmp_path / "stage1"
     stage1.mkdir()
     (stage1 / "hyperparams.yaml").write_text("val_dev_speakers: 40\nval_dev_utterances: 4\n")
-    snippet = ('root=$PWD; data=data/none; name=x; size=small; val_dev_utterances=$2; . recipes/LGL/lgl_paths.sh; '
+    snippet = ('root=$PWD; data=data/none; name=x; size=small; val_dev_utterances=$2; usage=""; '
+               '. tools/embedded_paths.sh; . recipes/LGL/lgl_paths.sh; '
                'out=$1; require_stage1_validation; echo reused')
     for utterances, status in (("", 0), ("4", 0), ("12", 2)):  # "" is the YAML's default, 4
         result = _bash("-euc", snippet, "lgl", str(tmp_path), utterances)

@@ -145,6 +145,13 @@ pretrain_data_suffix() {
     case "$1" in pooled) ;; common_voice) echo _cv ;; *) embedded_usage "--data $1 (pooled or common_voice)" ;; esac
 }
 
+# The results-folder suffix of an LGL training set (recipes/LGL/lgl_paths.sh, --train_data): none for VoxCeleb2 dev,
+# _pooled for every speech layout's training split. Called right after parse_options, so a bad value stops a
+# script before any set-up.
+lgl_train_suffix() {
+    case "$1" in vox2) ;; pooled) echo _pooled ;; *) embedded_usage "--train_data $1 (vox2 or pooled)" ;; esac
+}
+
 # The folder name of one pretraining run: the experiment for the YAMLs' own seed (1986), <experiment>_s<seed>
 # for another (recipes/MultitaskSSL/example.sh --pretrain_seeds).
 pretrain_run_name() {

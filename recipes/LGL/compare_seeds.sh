@@ -25,6 +25,7 @@ train_data=vox2  # or pooled: every speech layout's training split (lgl_paths.sh
 usage="[--size tiny|small] [--seed S] [--stage1_epochs N] [--epochs N] [--experiments \"lgl baseline\"] [--lrs \"0.001 0.0002\"] [--stage2_seeds \"1986 1987\"] [--head_init random|centroids] [--val_dev_utterances N] [--train_data vox2|pooled]"
 . tools/embedded_paths.sh
 parse_options "stage1_epochs epochs experiments lrs stage2_seeds head_init val_dev_utterances train_data" "$@"
+lgl_train_suffix "$train_data" >/dev/null
 variant_suffix=""
 [ "$head_init" = random ] || variant_suffix="_$head_init"
 embedded_paths

@@ -6,11 +6,8 @@
 # training split, corpora/pooled.py: 1.87 h and 120 speakers against 0.32 h and 40 on the embedded corpus), whose
 # runs go to results/lgl/<corpus>_pooled.
 
-case "${train_data:=vox2}" in
-    vox2) out="$root/results/lgl/$name" ;;
-    pooled) out="$root/results/lgl/${name}_pooled" ;;
-    *) embedded_usage "--train_data $train_data (vox2 or pooled)" ;;
-esac
+: "${train_data:=vox2}"  # the root example.sh does not set it (a default inside $(...) would not outlive it)
+out="$root/results/lgl/$name$(lgl_train_suffix "$train_data")"
 data_args=(--data_folder "$root/$data/VoxCeleb/vox1" --vox2_folder "$root/$data/VoxCeleb/vox2/dev/wav"
            --noise_rir_data_folder "$root/$data" --prepare_folder "$out/prepared")
 small=()

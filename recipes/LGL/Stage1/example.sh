@@ -19,6 +19,7 @@ train_data=vox2  # or pooled (lgl_paths.sh)
 usage="[--size tiny|small] [--seed S] [--epochs N] [--val_dev_utterances N] [--train_data vox2|pooled]"
 . tools/embedded_paths.sh
 parse_options "epochs val_dev_utterances train_data" "$@"
+lgl_train_suffix "$train_data" >/dev/null
 embedded_paths
 embedded_env
 . recipes/LGL/lgl_paths.sh

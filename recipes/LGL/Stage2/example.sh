@@ -20,6 +20,7 @@ train_data=vox2  # or pooled (lgl_paths.sh)
 usage="[--size tiny|small] [--seed S] [--epochs N] [--experiments \"lgl baseline\"] [--train_data vox2|pooled]"
 . tools/embedded_paths.sh
 parse_options "epochs experiments train_data" "$@"
+lgl_train_suffix "$train_data" >/dev/null
 for experiment in $experiments; do
     [ -f "recipes/LGL/Stage2/hparams/$experiment.yaml" ] \
         || embedded_usage "--experiments $experiment (no recipes/LGL/Stage2/hparams/$experiment.yaml)"
