@@ -8,12 +8,16 @@ with its metadata, and only missing files are rendered).
 """
 
 import argparse
+import glob
 import json
+import logging
 import multiprocessing
 import os
 import sys
 import time
 from collections import defaultdict
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 
 import numpy as np
 from tqdm import tqdm
@@ -27,6 +31,10 @@ from corpora.embedded.voices import SAMPLE_RATE, make_speakers
 # 2: trial lists hold every pair of the validation/test utterances (audio unchanged since 1)
 GENERATOR_VERSION = 2
 SAME_AUDIO_SINCE = 1
+# A rendering process that dies (the speech engine is native code) breaks the pool; the files written so far are
+# kept and a fresh pool renders the rest, this many times in all.
+RENDER_ATTEMPTS = 3
+logger = logging.getLogger(__name__)
 
 LAYOUTS = {
     "librispeech": (sl.plan_librispeech, sl.index_librispeech),
@@ -84,8 +92,8 @@ def _init_worker():
 
 
 def _check_tts():
-    """Checks here that the speech engine can be found: a pool whose initializer fails respawns its workers
-    forever. (Only found, not started: an engine started in this process would be inherited by the workers
+    """Checks here that the speech engine can be found: a pool whose initializer fails would only report broken
+    processes. (Only found, not started: an engine started in this process would be inherited by the workers
     and change what they render.)"""
     try:
         import espeakng_loader
@@ -117,6 +125,37 @@ def _render(args):
     write_audio(out, wav, SAMPLE_RATE)
     write_json(meta_file, meta, indent=None)
     return job.path, meta
+
+
+def _remove_partial_files(root, jobs):
+    """The temporary files (`<name>.part<pid>...`, corpora.audio and corpora.files) that processes killed while
+    writing these jobs left behind."""
+    for job in jobs:
+        for target in (os.path.splitext(os.path.join(root, job.path))[0], _meta_path(root, job)):
+            for partial in glob.glob(glob.escape(target) + ".part*"):
+                os.remove(partial)
+
+
+def _render_all(flat, meta, num_workers, desc, root):
+    """Renders every (root, job) of `flat` into `meta` (path -> metadata). A process pool hangs for good when one
+    of its processes dies; an executor breaks instead, and the jobs it had not returned go to a fresh one."""
+    ctx = multiprocessing.get_context("fork")
+    for attempt in range(1, RENDER_ATTEMPTS + 1):
+        todo = [item for item in flat if item[1].path not in meta]
+        try:
+            with ProcessPoolExecutor(num_workers, mp_context=ctx, initializer=_init_worker) as pool:
+                for path, m in tqdm(pool.map(_render, todo, chunksize=4), total=len(flat), initial=len(meta),
+                                    desc=desc, unit="file", file=sys.stderr):
+                    meta[path] = m
+            return
+        except BrokenProcessPool as error:
+            _remove_partial_files(root, [job for _, job in todo if job.path not in meta])
+            if attempt == RENDER_ATTEMPTS:
+                raise RuntimeError(f"a speech-synthesis process died {attempt} times while rendering {root}; "
+                                   f"{len(meta)} of {len(flat)} files are written and kept: run the same command "
+                                   "again to resume (--num_workers 1 to render one file at a time)") from error
+            logger.warning("a speech-synthesis process died (attempt %d of %d); %d of %d files are done, "
+                           "rendering the rest in a fresh pool", attempt, RENDER_ATTEMPTS, len(meta), len(flat))
 
 
 def summarize(jobs, meta):
@@ -156,11 +195,7 @@ def make_embedded(root, size="tiny", seed=0, num_workers=None):
     _check_tts()
     meta = {}
     start = time.time()
-    ctx = multiprocessing.get_context("fork")
-    with ctx.Pool(num_workers, initializer=_init_worker) as pool:
-        for path, m in tqdm(pool.imap_unordered(_render, flat, chunksize=4), total=len(flat),
-                            desc=f"embedded corpus ({size})", unit="file", file=sys.stderr):
-            meta[path] = m
+    _render_all(flat, meta, num_workers, f"embedded corpus ({size})", root)
     for name, (_, index) in LAYOUTS.items():
         index(root, jobs[name], meta, np.random.default_rng([seed, 100 + len(name)]))
     summary = summarize(jobs, meta)

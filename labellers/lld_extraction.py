@@ -15,6 +15,8 @@ import logging
 import multiprocessing
 import os
 import sys
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 
 import numpy as np
 import torch
@@ -138,9 +140,10 @@ def extract_shard(rows, train_ids, folder, feature_sets, shard=(0, 1), num_worke
         # once and forks the workers from there, so they start fast.
         ctx = multiprocessing.get_context("forkserver")
         ctx.set_forkserver_preload([__name__])
-        pool = ctx.Pool(num_workers, _init_worker, (feature_sets,))
-        columns, frame_seconds = pool.apply(_columns)
-        results = pool.imap_unordered(_extract_one, jobs, chunksize=4)
+        # an executor, not a Pool: a process that dies (OpenSMILE is native code) breaks it instead of hanging it
+        pool = ProcessPoolExecutor(num_workers, mp_context=ctx, initializer=_init_worker, initargs=(feature_sets,))
+        columns, frame_seconds = pool.submit(_columns).result()
+        results = pool.map(_extract_one, jobs, chunksize=4)
     else:
         _init(feature_sets)
         (columns, frame_seconds), results = _columns(), map(_extract_one, jobs)
@@ -151,10 +154,13 @@ def extract_shard(rows, train_ids, folder, feature_sets, shard=(0, 1), num_worke
             if error:
                 logger.warning("failed %s (%s): %s", utt, wav, error)
                 failures.append({"ID": utt, "wav": wav, "reason": error})
+    except BrokenProcessPool as err:
+        raise RuntimeError(f"an extraction process died in shard {i}/{n} of {folder}; the utterances extracted "
+                           "so far are kept: run the same command again to resume (--num_workers 1 to find the "
+                           "file that kills it)") from err
     finally:
         if pool is not None:
-            pool.terminate()
-            pool.join()
+            pool.shutdown(wait=True, cancel_futures=True)
     stats = FeatureStats(columns)
     for r in mine:
         raw = array_path(folder, r["ID"], "raw")

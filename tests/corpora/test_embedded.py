@@ -10,6 +10,7 @@ import pytest
 import soundfile as sf
 
 from corpora.embedded.text import CONTENT_WORDS, SPEECH_COMMANDS
+import corpora.make_embedded as make_embedded_module
 from corpora.make_embedded import SIZES, make_embedded, plan_corpus
 
 AUDIO_EXT = (".wav", ".flac", ".mp3")
@@ -148,6 +149,39 @@ def test_killed_run_resumes_to_identical_files(tiny_corpus, tmp_path):
     assert make_embedded(str(part), size="tiny", seed=0, num_workers=2) == summary
     assert all(_digest(root / f) == _digest(part / f) for f in files)
     assert json.loads((part / "summary.json").read_text()) == summary
+
+
+def _render_dying_once(args):
+    """The renderer, except that the first process to get here dies as a crash of the native engine would."""
+    os.makedirs(args[0], exist_ok=True)
+    marker = os.path.join(args[0], "died")
+    if not os.path.exists(marker):
+        open(marker, "w").close()
+        os._exit(1)
+    return _real_render(args)
+
+
+def _render_dying(args):
+    os._exit(1)
+
+
+_real_render = make_embedded_module._render
+
+
+def test_a_rendering_process_that_dies_does_not_hang_the_corpus(tiny_corpus, tmp_path, monkeypatch):
+    """A dead process used to leave the pool waiting forever for its files (seen mid-corpus); a fresh pool now
+    renders the rest, to the same corpus."""
+    root, summary = tiny_corpus
+    monkeypatch.setattr(make_embedded_module, "_render", _render_dying_once)
+    again = tmp_path / "again"
+    assert make_embedded(str(again), size="tiny", seed=0, num_workers=2) == summary
+    assert (again / "died").exists()
+    files = _audio_files(root)
+    assert _audio_files(again) == files and all(_digest(root / f) == _digest(again / f) for f in files[::7])
+    # a process that dies on every file: an error that says how to resume, not a hang
+    monkeypatch.setattr(make_embedded_module, "_render", _render_dying)
+    with pytest.raises(RuntimeError, match="died 3 times.*run the same command again"):
+        make_embedded(str(tmp_path / "never"), size="tiny", seed=0, num_workers=2)
 
 
 def test_a_missing_speech_engine_is_named_once(tmp_path, monkeypatch):
