@@ -76,6 +76,10 @@ def test_stage1_trains_scores_the_test_list_once_and_resumes(tiny_corpus, tmp_pa
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
     state = torch.load(out / "save" / "embedder.ckpt")
     assert any(k.startswith("ecapa.") for k in state) and not any(k.endswith(".part") for k in os.listdir(out / "save"))
+    # a finished run started again trains nothing and keeps the training time of the run (it wrote ~0 s)
+    _train(out, root, 2)
+    again = json.loads((out / "metrics.json").read_text())
+    assert metrics["train_seconds"] > 1 and again["train_seconds"] == pytest.approx(metrics["train_seconds"], abs=1)
 
 
 def test_stage1_without_the_adversarial_term(tiny_corpus, tmp_path):

@@ -68,8 +68,10 @@ def test_lgl_resumes_its_schedule_after_a_kill_in_every_phase(stage1, tmp_path):
     out = tmp_path / "lgl"
     seen_phases = set()
     outputs = {}
+    trained = []  # metrics.json's training time after each process: the whole run's, growing by an epoch each
     for stop in range(1, 9):  # one epoch per process: each run ends (as if killed) after one more epoch
         outputs[stop] = _stage2(stage1, "lgl.yaml", out, stop)
+        trained.append(json.loads((out / "metrics.json").read_text())["train_seconds"])
         lines = _lines(out)
         assert [int(line[0]) for line in lines] == list(range(1, len(lines) + 1))
         seen_phases.add(lines[-1][2] if lines[-1][6] == "continue" else lines[-1][6])
@@ -101,6 +103,9 @@ def test_lgl_resumes_its_schedule_after_a_kill_in_every_phase(stage1, tmp_path):
     # the test list was scored with the checkpoint of the best validation EER (the one loaded), not the latest
     assert val[metrics["scored_epoch"] - 1] == pytest.approx(min(val), abs=0.01)
     assert metrics["test_trials"] == len((out / "scores_test.txt").read_text().splitlines())
+    assert all(later > earlier for earlier, later in zip(trained, trained[1:]))
+    _stage2(stage1, "lgl.yaml", out, stop)  # the finished run started again: nothing trained, the time kept
+    assert json.loads((out / "metrics.json").read_text())["train_seconds"] == pytest.approx(trained[-1], abs=1)
 
 
 def test_a_kill_mid_clustering_reuses_the_embeddings(stage1, tmp_path):

@@ -43,6 +43,16 @@ logger = logging.getLogger(__name__)
 class ContrastiveBrain(EmbeddingBrain):
     """TRAIN: the embeddings of view 0, view 2 (and view 1), NT-Xent (+ the adversarial term)."""
 
+    def on_fit_start(self):
+        super().on_fit_start()  # recovers the latest checkpoint of a resumed run
+        latest = self.checkpointer.find_checkpoint() if self.checkpointer is not None else None
+        # metrics.json reports the training time of the whole run, the earlier invocations of a resumed one too
+        self.trained_before = float(latest.meta.get("train_seconds", 0.0)) if latest is not None else 0.0
+        self.fit_start = time.time()
+
+    def trained_seconds(self):
+        return self.trained_before + time.time() - self.fit_start
+
     def train_forward(self, batch):
         segments = batch.segments.data.to(self.device)  # [B, 2, samples]
         views = [(0, 0), (1, 2)] + ([(1, 1)] if self.hparams.adversarial_weight > 0 else [])
@@ -109,7 +119,8 @@ class ContrastiveBrain(EmbeddingBrain):
                     f.write(f"epoch {epoch}, lr {lr:.6f}, loss {self.train_stats['loss']:.4f}, "
                             f"accuracy {self.train_stats.get('accuracy', 0):.3f}, val EER {eer:.2f}, "
                             f"minDCF {min_dcf:.4f}, training {self.train_stats['audio_per_s']:.0f} s of audio/s\n")
-            self.checkpointer.save_and_keep_only(meta={"EER": eer, "epoch": epoch}, min_keys=["EER"])
+            self.checkpointer.save_and_keep_only(meta={"EER": eer, "epoch": epoch,
+                                                       "train_seconds": self.trained_seconds()}, min_keys=["EER"])
 
 
 def two_segments(signal, samples, rng):
@@ -162,12 +173,11 @@ def main(argv):
     brain = ContrastiveBrain(modules=modules, hparams=hparams, run_opts=run_opts, checkpointer=checkpointer)
     logger.info("ECAPA embedder: %.2fM parameters; %d training utterances (speakers unused)",
                 sum(p.numel() for p in hparams["embedder"].parameters()) / 1e6, len(datasets["train"]))
-    start = time.time()
     samples = int(hparams["segment_seconds"] * hparams["sample_rate"])
     brain.fit(hparams["epoch_counter"], datasets["train"], datasets["val"],
               train_loader_kwargs=dict(hparams["dataloader_options"], collate_fn=DrawCollate(samples, "draws")),
               valid_loader_kwargs={"batch_size": 1})
-    train_seconds, epochs = time.time() - start, hparams["epoch_counter"].current  # before the best is loaded
+    train_seconds, epochs = brain.trained_seconds(), hparams["epoch_counter"].current  # before the best is loaded
 
     brain.evaluate(datasets["test"], min_key="EER", test_loader_kwargs={"batch_size": 1})  # test: once, best val
     if not if_main_process():

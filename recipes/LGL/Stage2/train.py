@@ -268,11 +268,12 @@ def main(argv):
 
     # the most recent end-of-epoch checkpoint: its meta holds the schedule and the epoch
     latest = checkpointer.find_checkpoint(ckpt_predicate=_epoch_end)
-    epoch = 0
+    epoch, trained_before = 0, 0.0  # metrics.json reports the whole run's training time, across resumptions
     if latest is not None:
         checkpointer.load_checkpoint(latest)
         schedule.load_state_dict(json.loads(latest.meta["schedule"]))
         epoch = int(latest.meta["epoch"])
+        trained_before = float(latest.meta.get("train_seconds", 0.0))
         logger.info("resuming after epoch %d, iteration %d, phase %s", epoch, schedule.iteration, schedule.phase)
         if latest.meta.get("from_best"):  # killed between a phase's end and its best model's reload
             load_best_of_iteration(checkpointer, schedule)
@@ -308,7 +309,8 @@ def main(argv):
                         f"minDCF {brain.valid_stats['minDCF']:.4f}, next {action}\n")
         from_best = action in ("gated", "recluster")  # the next phase starts from the iteration's best model
         meta = {"EER": eer, "epoch": epoch, "iteration": iteration, "tag": f"epoch {epoch}",
-                "schedule": json.dumps(schedule.state_dict()), "from_best": from_best}
+                "schedule": json.dumps(schedule.state_dict()), "from_best": from_best,
+                "train_seconds": trained_before + time.time() - start_time}
         best_tag = schedule.best_tag  # the schedule's own choice among ties, not the checkpointer's
         checkpointer.save_and_keep_only(  # the latest, the best overall and the best of this iteration
             meta=meta, num_to_keep=1, keep_recent=True, ckpt_predicate=_epoch_end, importance_keys=[
@@ -317,7 +319,7 @@ def main(argv):
             load_best_of_iteration(checkpointer, schedule)
         if action == "recluster":
             labels = None
-    train_seconds = time.time() - start_time
+    train_seconds = trained_before + time.time() - start_time
 
     brain.evaluate(datasets["test"], min_key="EER", test_loader_kwargs={"batch_size": 1})  # once, best val
     if not if_main_process():
