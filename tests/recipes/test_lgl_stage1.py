@@ -79,7 +79,7 @@ def test_stage1_trains_scores_the_test_list_once_and_resumes(tiny_corpus, tmp_pa
     # a finished run started again trains nothing and keeps the training time of the run (it wrote ~0 s)
     _train(out, root, 2)
     again = json.loads((out / "metrics.json").read_text())
-    assert metrics["train_seconds"] > 1 and again["train_seconds"] == pytest.approx(metrics["train_seconds"], abs=1)
+    assert again["train_seconds"] == metrics["train_seconds"] > 0
 
 
 def test_stage1_without_the_adversarial_term(tiny_corpus, tmp_path):

@@ -105,7 +105,7 @@ def test_lgl_resumes_its_schedule_after_a_kill_in_every_phase(stage1, tmp_path):
     assert metrics["test_trials"] == len((out / "scores_test.txt").read_text().splitlines())
     assert all(later > earlier for earlier, later in zip(trained, trained[1:]))
     _stage2(stage1, "lgl.yaml", out, stop)  # the finished run started again: nothing trained, the time kept
-    assert json.loads((out / "metrics.json").read_text())["train_seconds"] == pytest.approx(trained[-1], abs=1)
+    assert json.loads((out / "metrics.json").read_text())["train_seconds"] == trained[-1] > 0
 
 
 def test_a_kill_mid_clustering_reuses_the_embeddings(stage1, tmp_path):

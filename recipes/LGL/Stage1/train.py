@@ -177,7 +177,10 @@ def main(argv):
     brain.fit(hparams["epoch_counter"], datasets["train"], datasets["val"],
               train_loader_kwargs=dict(hparams["dataloader_options"], collate_fn=DrawCollate(samples, "draws")),
               valid_loader_kwargs={"batch_size": 1})
-    train_seconds, epochs = brain.trained_seconds(), hparams["epoch_counter"].current  # before the best is loaded
+    # the run's training time up to its last epoch, as saved with it: the same figure when a finished run is rerun
+    latest = checkpointer.find_checkpoint()
+    train_seconds = float(latest.meta.get("train_seconds", 0.0)) if latest is not None else 0.0
+    epochs = hparams["epoch_counter"].current  # before the best is loaded
 
     brain.evaluate(datasets["test"], min_key="EER", test_loader_kwargs={"batch_size": 1})  # test: once, best val
     if not if_main_process():

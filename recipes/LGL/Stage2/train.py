@@ -311,6 +311,7 @@ def main(argv):
         meta = {"EER": eer, "epoch": epoch, "iteration": iteration, "tag": f"epoch {epoch}",
                 "schedule": json.dumps(schedule.state_dict()), "from_best": from_best,
                 "train_seconds": trained_before + time.time() - start_time}
+        trained_before, start_time = meta["train_seconds"], time.time()
         best_tag = schedule.best_tag  # the schedule's own choice among ties, not the checkpointer's
         checkpointer.save_and_keep_only(  # the latest, the best overall and the best of this iteration
             meta=meta, num_to_keep=1, keep_recent=True, ckpt_predicate=_epoch_end, importance_keys=[
@@ -319,7 +320,7 @@ def main(argv):
             load_best_of_iteration(checkpointer, schedule)
         if action == "recluster":
             labels = None
-    train_seconds = trained_before + time.time() - start_time
+    train_seconds = trained_before  # the run's training time up to its last epoch, as saved with it
 
     brain.evaluate(datasets["test"], min_key="EER", test_loader_kwargs={"batch_size": 1})  # once, best val
     if not if_main_process():
