@@ -50,8 +50,10 @@ class ContrastiveBrain(EmbeddingBrain):
         self.trained_before = float(latest.meta.get("train_seconds", 0.0)) if latest is not None else 0.0
         self.fit_start = time.time()
 
-    def trained_seconds(self):
-        return self.trained_before + time.time() - self.fit_start
+    def count_trained_seconds(self):
+        """The run's training time up to now; from here on counted after this epoch's checkpoint."""
+        self.trained_before, self.fit_start = self.trained_before + time.time() - self.fit_start, time.time()
+        return self.trained_before
 
     def train_forward(self, batch):
         segments = batch.segments.data.to(self.device)  # [B, 2, samples]
@@ -120,7 +122,7 @@ class ContrastiveBrain(EmbeddingBrain):
                             f"accuracy {self.train_stats.get('accuracy', 0):.3f}, val EER {eer:.2f}, "
                             f"minDCF {min_dcf:.4f}, training {self.train_stats['audio_per_s']:.0f} s of audio/s\n")
             self.checkpointer.save_and_keep_only(meta={"EER": eer, "epoch": epoch,
-                                                       "train_seconds": self.trained_seconds()}, min_keys=["EER"])
+                                                       "train_seconds": self.count_trained_seconds()}, min_keys=["EER"])
 
 
 def two_segments(signal, samples, rng):
@@ -178,8 +180,7 @@ def main(argv):
               train_loader_kwargs=dict(hparams["dataloader_options"], collate_fn=DrawCollate(samples, "draws")),
               valid_loader_kwargs={"batch_size": 1})
     # the run's training time up to its last epoch, as saved with it: the same figure when a finished run is rerun
-    latest = checkpointer.find_checkpoint()
-    train_seconds = float(latest.meta.get("train_seconds", 0.0)) if latest is not None else 0.0
+    train_seconds = brain.trained_before
     epochs = hparams["epoch_counter"].current  # before the best is loaded
 
     brain.evaluate(datasets["test"], min_key="EER", test_loader_kwargs={"batch_size": 1})  # test: once, best val
