@@ -121,8 +121,8 @@ class ContrastiveBrain(EmbeddingBrain):
                     f.write(f"epoch {epoch}, lr {lr:.6f}, loss {self.train_stats['loss']:.4f}, "
                             f"accuracy {self.train_stats.get('accuracy', 0):.3f}, val EER {eer:.2f}, "
                             f"minDCF {min_dcf:.4f}, training {self.train_stats['audio_per_s']:.0f} s of audio/s\n")
-            self.checkpointer.save_and_keep_only(meta={"EER": eer, "epoch": epoch,
-                                                       "train_seconds": self.count_trained_seconds()}, min_keys=["EER"])
+            meta = {"EER": eer, "epoch": epoch, "train_seconds": self.count_trained_seconds()}
+            self.checkpointer.save_and_keep_only(meta=meta, min_keys=["EER"])
 
 
 def two_segments(signal, samples, rng):
