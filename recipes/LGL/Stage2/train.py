@@ -129,8 +129,16 @@ def cluster_files(hparams, iteration):
     source = os.stat(hparams["stage1_embedder"])
     key = hashlib.sha1(json.dumps([os.path.abspath(hparams["stage1_embedder"]), source.st_size, source.st_mtime_ns,
                                    hparams["n_clusters"], hparams["seed"]]).encode()).hexdigest()[:10]
+    labels = "labels" if _label_source(hparams) == "kmeans" else "speaker_labels"
     return (os.path.join(folder, f"embeddings_{iteration}_{key}.npy"),
-            os.path.join(folder, f"labels_{iteration}_{key}.json"))
+            os.path.join(folder, f"{labels}_{iteration}_{key}.json"))
+
+
+def _label_source(hparams):
+    source = hparams.get("pseudo_labels", "kmeans")
+    if source not in ("kmeans", "speakers"):
+        raise ValueError(f"pseudo_labels: {source!r}; expected kmeans or speakers")
+    return source
 
 
 def cluster(brain, hparams, datasets, iteration):
@@ -140,7 +148,9 @@ def cluster(brain, hparams, datasets, iteration):
     if not ddp_broadcast(os.path.exists(labels_file)):
         full = datasets["train_full"]
         start = time.time()
-        embeddings = brain.embed_training_set(full, embeddings_file)
+        embeddings = None  # the true speakers need no embedding
+        if _label_source(hparams) == "kmeans":
+            embeddings = brain.embed_training_set(full, embeddings_file)
         if if_main_process():
             write_clusters(hparams, full, embeddings, iteration, labels_file, start)
         ddp_barrier()  # the labels are on disk for every process
@@ -148,13 +158,29 @@ def cluster(brain, hparams, datasets, iteration):
         return json.load(f)
 
 
+def speaker_labels(speakers, n_clusters, train_csv):
+    """`pseudo_labels: speakers`: the true speaker of each utterance as its class (an upper bound for what the
+    clustering can give, never the recipe's result)."""
+    if not all(speakers):
+        raise ValueError(f"pseudo_labels: speakers needs a spk_id for every row of {train_csv}")
+    names = sorted(set(speakers))
+    if len(names) != n_clusters:
+        raise ValueError(f"pseudo_labels: speakers: {train_csv} has {len(names)} speakers; pass --n_clusters "
+                         f"{len(names)}")
+    index = {name: i for i, name in enumerate(names)}
+    return np.array([index[s] for s in speakers])
+
+
 def write_clusters(hparams, full, embeddings, iteration, labels_file, start):
-    labels = spherical_kmeans(embeddings, hparams["n_clusters"], niter=hparams["kmeans_iterations"],
-                              seed=hparams["seed"] + iteration)
     rows = {r["ID"]: r for r in read_csv(hparams["train_csv"])}
     ids = [full.data_ids[i] for i in range(len(full))]
-    mapping = {uid: int(c) for uid, c in zip(ids, labels)}
     speakers = [rows[uid].get("spk_id") for uid in ids]
+    if _label_source(hparams) == "speakers":
+        labels = speaker_labels(speakers, hparams["n_clusters"], hparams["train_csv"])
+    else:
+        labels = spherical_kmeans(embeddings, hparams["n_clusters"], niter=hparams["kmeans_iterations"],
+                                  seed=hparams["seed"] + iteration)
+    mapping = {uid: int(c) for uid, c in zip(ids, labels)}
     score = nmi(labels, speakers) if all(speakers) else None  # a diagnostic only
     logger.info("iteration %d: %d utterances into %d clusters in %.1f s; NMI against the true speakers %s",
                 iteration, len(ids), hparams["n_clusters"], time.time() - start,
