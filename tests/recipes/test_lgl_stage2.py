@@ -179,3 +179,27 @@ def test_two_gloo_processes_cluster_once_and_follow_one_schedule(stage1, tmp_pat
     assert len(clusters) == 1 + sum(line[6] == "recluster" for line in lines[:-1])
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["epochs"] == len(lines)
+
+
+def test_the_true_speakers_replace_the_clusters_when_asked(stage1, tmp_path):
+    """`pseudo_labels: speakers` (the upper bound): one class per speaker of the training CSV, every utterance
+    of a speaker in its class, and a cluster count that is not the speaker count is refused by name."""
+    import csv
+
+    root, base, _ = stage1
+    with open(base / "prep" / "vox2_train.csv") as f:
+        speaker_of = {row["ID"]: row["spk_id"] for row in csv.DictReader(f)}
+    n_speakers = len(set(speaker_of.values()))
+    out = tmp_path / "speakers"
+    _stage2(stage1, "baseline.yaml", out, 1, "--pseudo_labels", "speakers", clusters=n_speakers)
+    [labels_file] = (out / "clusters").glob("speaker_labels_0_*.json")
+    labels = json.loads(labels_file.read_text())
+    assert set(labels) == set(speaker_of)
+    classes = {}
+    for uid, label in labels.items():
+        classes.setdefault(speaker_of[uid], set()).add(label)
+    assert all(len(c) == 1 for c in classes.values()) and len(set().union(*classes.values())) == n_speakers
+    assert not list((out / "clusters").glob("embeddings_*.npy"))  # nothing was embedded for it
+    with pytest.raises(AssertionError, match=f"has {n_speakers} speakers; pass --n_clusters {n_speakers}"):
+        _stage2(stage1, "baseline.yaml", tmp_path / "wrong", 1, "--pseudo_labels", "speakers",
+                clusters=n_speakers + 1)
