@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from lobes.kmeans import cluster_centroids, nmi, spherical_kmeans
+from lobes.kmeans import cluster_centroids, nmi, purity, spherical_kmeans
 from lobes.loss_gate import LGLSchedule, gated_mean
 
 
@@ -166,6 +166,15 @@ def test_nmi_against_a_hand_computed_case():
     assert nmi(a, b) == pytest.approx(mutual / ((h_a + h_b) / 2))
     assert nmi(a, a + 5) == pytest.approx(1.0)
     assert nmi(np.zeros(5), np.arange(5)) == pytest.approx(0.0)
+
+
+def test_purity_counts_the_labels_a_majority_reading_gets_right():
+    # clusters 7: speakers a a b -> 2 right; cluster 3: b c c c -> 3 right; cluster 9: d -> 1; 6 of 8
+    clusters = [7, 7, 7, 3, 3, 3, 3, 9]
+    speakers = ["a", "a", "b", "b", "c", "c", "c", "d"]
+    assert purity(clusters, speakers) == pytest.approx(6 / 8)
+    assert purity(speakers, speakers) == 1.0
+    assert purity(np.zeros(4), ["a", "b", "c", "c"]) == pytest.approx(2 / 4)  # one cluster: the largest class
 
 
 def test_kmeans_refuses_bad_embeddings():

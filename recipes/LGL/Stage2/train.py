@@ -41,7 +41,7 @@ from tqdm import tqdm
 from corpora.audio import load_audio
 from corpora.files import atomic_write, write_json
 from corpora.manifest import read_csv
-from lobes.kmeans import cluster_centroids, nmi, spherical_kmeans
+from lobes.kmeans import cluster_centroids, nmi, purity, spherical_kmeans
 from lobes.loss_gate import LGLSchedule, gated_mean
 from lobes.wave_augment import DrawCollate, mix
 
@@ -181,13 +181,12 @@ def write_clusters(hparams, full, embeddings, iteration, labels_file, start):
         labels = spherical_kmeans(embeddings, hparams["n_clusters"], niter=hparams["kmeans_iterations"],
                                   seed=hparams["seed"] + iteration)
     mapping = {uid: int(c) for uid, c in zip(ids, labels)}
-    score = nmi(labels, speakers) if all(speakers) else None  # a diagnostic only
-    logger.info("iteration %d: %d utterances into %d clusters in %.1f s; NMI against the true speakers %s",
-                iteration, len(ids), hparams["n_clusters"], time.time() - start,
-                "n/a" if score is None else f"{score:.3f}")
+    # diagnostics only, never a decision: NMI and purity against the true speakers, when the manifest has them
+    against = f"NMI {nmi(labels, speakers):.4f}, purity {purity(labels, speakers):.4f}" if all(speakers) else "NMI n/a"
+    logger.info("iteration %d: %d utterances into %d clusters in %.1f s; against the true speakers: %s",
+                iteration, len(ids), hparams["n_clusters"], time.time() - start, against)
     with open(os.path.join(hparams["output_folder"], "clusters.txt"), "a") as f:
-        f.write(f"iteration {iteration}: {len(ids)} utterances, {hparams['n_clusters']} clusters, NMI "
-                f"{'n/a' if score is None else f'{score:.4f}'}\n")
+        f.write(f"iteration {iteration}: {len(ids)} utterances, {hparams['n_clusters']} clusters, {against}\n")
     atomic_write(labels_file, lambda f: json.dump(mapping, f))
 
 
