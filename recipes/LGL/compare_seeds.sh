@@ -7,6 +7,7 @@
 #   bash compare_seeds.sh --experiments "lgl baseline" --lrs 0.001 --head_init centroids   # rows <experiment>_centroids
 #   bash compare_seeds.sh --experiments "lgl baseline" --lrs 0.001 --val_dev_utterances 12  # a longer validation list
 #   bash compare_seeds.sh --experiments "lgl baseline" --lrs 0.001 --train_data pooled  # every speech layout
+#   bash compare_seeds.sh --experiments "lgl baseline" --lrs 0.001 --train_data pooled --patience 4 --epochs 40
 #
 # Runs that finished are reused (each train.py resumes from its checkpoints).
 # Outputs: results/lgl/<corpus>/seeds/<experiment>_lr<lr>/<seed>/ and results/lgl/<corpus>/seeds/seeds.md.
@@ -22,12 +23,14 @@ stage2_seeds="1986 1987 1988"
 head_init=random  # or centroids (hparams/lgl.yaml's head_init)
 val_dev_utterances=""  # utterances per dev speaker in the validation list; the YAMLs' 4
 train_data=vox2  # or pooled: every speech layout's training split (lgl_paths.sh)
-usage="[--size tiny|small] [--seed S] [--stage1_epochs N] [--epochs N] [--experiments \"lgl baseline\"] [--lrs \"0.001 0.0002\"] [--stage2_seeds \"1986 1987\"] [--head_init random|centroids] [--val_dev_utterances N] [--train_data vox2|pooled]"
+patience=2  # validations without improvement that end a phase (the YAMLs' 4; 2 keeps the 10-epoch runs short)
+usage="[--size tiny|small] [--seed S] [--stage1_epochs N] [--epochs N] [--experiments \"lgl baseline\"] [--lrs \"0.001 0.0002\"] [--stage2_seeds \"1986 1987\"] [--head_init random|centroids] [--val_dev_utterances N] [--train_data vox2|pooled] [--patience N]"
 . tools/embedded_paths.sh
-parse_options "stage1_epochs epochs experiments lrs stage2_seeds head_init val_dev_utterances train_data" "$@"
+parse_options "stage1_epochs epochs experiments lrs stage2_seeds head_init val_dev_utterances train_data patience" "$@"
 lgl_train_suffix "$train_data" >/dev/null
 variant_suffix=""
 [ "$head_init" = random ] || variant_suffix="_$head_init"
+[ "$patience" = 2 ] || variant_suffix+="_patience$patience"  # never resumes a run of another schedule
 embedded_paths
 embedded_env
 . recipes/LGL/lgl_paths.sh
@@ -43,7 +46,7 @@ for stage2_seed in $stage2_seeds; do  # seeds outermost: a partial sweep compare
       echo "== LGL Stage 2 ($experiment, lr $lr, seed $stage2_seed, at most $epochs epochs) -> $run"
       (cd recipes/LGL/Stage2 && python train.py "hparams/$experiment.yaml" "${data_args[@]}" \
           --stage1_embedder "$out/stage1/save/embedder.ckpt" --output_folder "$run" --seed "$stage2_seed" \
-          --lr "$lr" --head_init "$head_init" --max_epochs "$epochs" --patience 2 --n_clusters "$clusters" --noprogressbar "${small[@]}")
+          --lr "$lr" --head_init "$head_init" --max_epochs "$epochs" --patience "$patience" --n_clusters "$clusters" --noprogressbar "${small[@]}")
     done
   done
 done

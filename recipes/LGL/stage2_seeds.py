@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Stage 2 over seeds: one row per `<experiment>[_centroids]_lr<lr>` folder, mean ± std over its seeds, next to
-Stage 1.
+"""Stage 2 over seeds: one row per `<experiment>[_centroids][_patience<N>]_lr<lr>` folder, mean ± std over its
+seeds, next to Stage 1.
 
     python stage2_seeds.py ../../results/lgl/embedded/seeds --stage1 ../../results/lgl/embedded/stage1
 
