@@ -147,6 +147,8 @@ def nmi(labels, truth):
 def purity(labels, truth):
     """The fraction of items whose cluster's most frequent true class is their own: 1 - purity of them carry a
     wrong label under the cluster-to-class majority reading (what a classifier trained on the clusters sees)."""
+    if len(labels) == 0:
+        raise ValueError("purity of an empty labelling")
     _, a = np.unique(np.asarray(labels), return_inverse=True)
     _, b = np.unique(np.asarray(truth), return_inverse=True)
     joint = np.zeros((a.max() + 1, b.max() + 1))

@@ -10,7 +10,7 @@
 #   bash compare_seeds.sh --experiments "lgl baseline" --lrs 0.001 --train_data pooled --patience 4 --epochs 40
 #
 # Runs that finished are reused (each train.py resumes from its checkpoints).
-# Outputs: results/lgl/<corpus>/seeds/<experiment>_lr<lr>/<seed>/ and results/lgl/<corpus>/seeds/seeds.md.
+# Outputs: results/lgl/<corpus>/seeds/<experiment>[_centroids][_patience<N>]_lr<lr>/<seed>/ and results/lgl/<corpus>/seeds/seeds.md.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root="$PWD"

@@ -175,6 +175,8 @@ def test_purity_counts_the_labels_a_majority_reading_gets_right():
     assert purity(clusters, speakers) == pytest.approx(6 / 8)
     assert purity(speakers, speakers) == 1.0
     assert purity(np.zeros(4), ["a", "b", "c", "c"]) == pytest.approx(2 / 4)  # one cluster: the largest class
+    with pytest.raises(ValueError, match="empty"):
+        purity([], [])
 
 
 def test_kmeans_refuses_bad_embeddings():

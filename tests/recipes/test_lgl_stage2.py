@@ -201,6 +201,8 @@ def test_the_true_speakers_replace_the_clusters_when_asked(stage1, tmp_path):
     assert all(len(c) == 1 for c in classes.values()) and len(set().union(*classes.values())) == n_speakers
     assert not list((out / "clusters").glob("embeddings_*.npy"))  # nothing was embedded for it
     assert "NMI 1.0000, purity 1.0000" in (out / "clusters.txt").read_text()
+    with pytest.raises(AssertionError, match="--pseudo_labels speakers to resume it"):
+        _stage2(stage1, "baseline.yaml", out, 2, clusters=n_speakers)  # never resumed on the clusters
     with pytest.raises(AssertionError, match=f"has {n_speakers} speakers; pass --n_clusters {n_speakers}"):
         _stage2(stage1, "baseline.yaml", tmp_path / "wrong", 1, "--pseudo_labels", "speakers",
                 clusters=n_speakers + 1)

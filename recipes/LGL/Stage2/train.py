@@ -6,8 +6,8 @@
 
 Per iteration (lobes.loss_gate.LGLSchedule; at most `max_iterations`):
   cluster  embed every training utterance (clean, whole) with the best model of the last iteration (Stage 1's at first),
-           spherical k-means into `n_clusters` (lobes.kmeans) -> labels; NMI against the true speakers is
-           logged when the manifest has them (never used for a decision);
+           spherical k-means into `n_clusters` (lobes.kmeans) -> labels; NMI and purity against the true
+           speakers are logged when the manifest has them (never used for a decision);
   train    the Stage-1 embedder and a fresh cosine head, AAM-softmax on 3 s augmented segments, until the
            validation EER has not improved for `patience` evaluations;
   gated    from that phase's best checkpoint, only the samples whose loss is at most the iteration's gate
@@ -295,6 +295,11 @@ def main(argv):
     latest = checkpointer.find_checkpoint(ckpt_predicate=_epoch_end)
     epoch, trained_before = 0, 0.0  # metrics.json reports the whole run's training time, across resumptions
     if latest is not None:
+        resumed_labels = latest.meta.get("pseudo_labels", "kmeans")  # runs before the option: the clusters
+        if resumed_labels != _label_source(hparams):
+            raise ValueError(f"{hparams['output_folder']} was trained on pseudo_labels: {resumed_labels}, this run "
+                             f"asks for {_label_source(hparams)}: give another --output_folder, or "
+                             f"--pseudo_labels {resumed_labels} to resume it")
         checkpointer.load_checkpoint(latest)
         schedule.load_state_dict(json.loads(latest.meta["schedule"]))
         epoch = int(latest.meta["epoch"])
@@ -335,7 +340,8 @@ def main(argv):
         from_best = action in ("gated", "recluster")  # the next phase starts from the iteration's best model
         meta = {"EER": eer, "epoch": epoch, "iteration": iteration, "tag": f"epoch {epoch}",
                 "schedule": json.dumps(schedule.state_dict()), "from_best": from_best,
-                "train_seconds": trained_before + time.time() - start_time}
+                "train_seconds": trained_before + time.time() - start_time,
+                "pseudo_labels": _label_source(hparams)}
         trained_before, start_time = meta["train_seconds"], time.time()
         best_tag = schedule.best_tag  # the schedule's own choice among ties, not the checkpointer's
         checkpointer.save_and_keep_only(  # the latest, the best overall and the best of this iteration
