@@ -128,13 +128,21 @@ def cluster_centroids(embeddings, labels, n_clusters):
     return (sums / np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-12)).astype(np.float32)
 
 
-def nmi(labels, truth):
-    """Normalized mutual information of two labelings (arithmetic-mean normalization, as scikit-learn's
-    default); 1.0 when both are a single cluster."""
+def _contingency(labels, truth):
+    """Counts `[cluster, class]` of two labelings of the same items."""
+    if len(labels) == 0:
+        raise ValueError("an empty labelling")
     _, a = np.unique(np.asarray(labels), return_inverse=True)
     _, b = np.unique(np.asarray(truth), return_inverse=True)
     joint = np.zeros((a.max() + 1, b.max() + 1))
     np.add.at(joint, (a, b), 1.0)
+    return joint
+
+
+def nmi(labels, truth):
+    """Normalized mutual information of two labelings (arithmetic-mean normalization, as scikit-learn's
+    default); 1.0 when both are a single cluster."""
+    joint = _contingency(labels, truth)
     joint /= joint.sum()
     pa, pb = joint.sum(1), joint.sum(0)
     nz = joint > 0
@@ -147,10 +155,5 @@ def nmi(labels, truth):
 def purity(labels, truth):
     """The fraction of items whose cluster's most frequent true class is their own: 1 - purity of them carry a
     wrong label under the cluster-to-class majority reading (what a classifier trained on the clusters sees)."""
-    if len(labels) == 0:
-        raise ValueError("purity of an empty labelling")
-    _, a = np.unique(np.asarray(labels), return_inverse=True)
-    _, b = np.unique(np.asarray(truth), return_inverse=True)
-    joint = np.zeros((a.max() + 1, b.max() + 1))
-    np.add.at(joint, (a, b), 1.0)
-    return float(joint.max(axis=1).sum() / len(a))
+    joint = _contingency(labels, truth)
+    return float(joint.max(axis=1).sum() / joint.sum())

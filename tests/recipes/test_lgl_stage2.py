@@ -203,6 +203,9 @@ def test_the_true_speakers_replace_the_clusters_when_asked(stage1, tmp_path):
     assert "NMI 1.0000, purity 1.0000" in (out / "clusters.txt").read_text()
     with pytest.raises(AssertionError, match="--pseudo_labels speakers to resume it"):
         _stage2(stage1, "baseline.yaml", out, 2, clusters=n_speakers)  # never resumed on the clusters
+    with pytest.raises(AssertionError, match=r"pseudo_labels: \\*'speaker\\*'; expected kmeans or speakers"):
+        _stage2(stage1, "baseline.yaml", tmp_path / "typo", 1, "--pseudo_labels", "speaker")
+    assert not (tmp_path / "typo" / "hyperparams.yaml").exists()  # refused before the experiment is set up
     with pytest.raises(AssertionError, match=f"has {n_speakers} speakers; pass --n_clusters {n_speakers}"):
         _stage2(stage1, "baseline.yaml", tmp_path / "wrong", 1, "--pseudo_labels", "speakers",
                 clusters=n_speakers + 1)

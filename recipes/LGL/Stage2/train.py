@@ -275,6 +275,7 @@ def main(argv):
     sb.utils.distributed.ddp_init_group(run_opts)  # torchrun: one process per device (or CPU core group)
     with open(hparams_file) as fin:
         hparams = load_hyperpyyaml(fin, overrides)
+    _label_source(hparams)  # a bad value stops here, before any preparation
     sb.create_experiment_directory(hparams["output_folder"], hyperparams_to_save=hparams_file, overrides=overrides)
     if not os.path.isfile(hparams["stage1_embedder"]):
         raise FileNotFoundError(f"{hparams['stage1_embedder']} not found: run Stage 1 first (recipes/LGL/Stage1), "
