@@ -20,17 +20,9 @@ device="${2:-cuda:0}"
 root="$PWD"
 export PYTHONPATH="$root${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 cores="$(nproc)"
-step() {  # step <name> <command...>: timed, limited, logged; returns the command's status
-    local name="$1" start=$SECONDS status; shift
-    timeout "${STEP_LIMIT:-150}" "$@" >"$logs/$name.log" 2>&1
-    status=$?
-    echo "$name: exit $status after $((SECONDS - start)) s" | tee -a "$logs/steps.txt"
-    return $status
-}
-setup() { step "$@" || { echo "set-up step $1 failed: see $logs/$1.log" >&2; exit 1; }; }
+. benchmarks/device_steps.sh
 
-setup corpus python -m corpora.make_embedded data/embedded --size small --num_workers "$cores"
-setup prepare python -m corpora.prepare_embedded data/embedded results/prepared/embedded
+embedded_corpus_setup
 setup extract bash -c "cd recipes/PseudoLabels && python extract.py hparams/extract.yaml \
     --data_folder $root/data/embedded/CommonVoice/en --prepare_folder $root/results/prepared/embedded/common_voice \
     --output_folder $root/results/pseudo_labels/embedded --num_workers $cores"

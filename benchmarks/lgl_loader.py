@@ -163,13 +163,14 @@ def device_work(batch, logmel=None, times=None):
     return out
 
 
-def build_ours(bench_csv, tmp, batch_size):
+def build_ours(bench_csv, tmp, batch_size, **extra):
+    """Stage 1's training set and hparams (contrastive.yaml, `extra` overrides too) on the benchmark's items."""
     sys.path.insert(0, STAGE1)
     from hyperpyyaml import load_hyperpyyaml
     from train import dataio_prepare
     overrides = {"output_folder": os.path.join(tmp, "ours"), "prepare_folder": os.path.join(tmp, "ours"),
                  "noise_rir_folder": os.path.join(PREPARED, "noise_rir"), "train_csv": bench_csv,
-                 "val_csv": bench_csv, "test_csv": bench_csv, "batch_size": batch_size}
+                 "val_csv": bench_csv, "test_csv": bench_csv, "batch_size": batch_size, **extra}
     with open(os.path.join(STAGE1, "hparams", "contrastive.yaml")) as f:
         hparams = load_hyperpyyaml(f, overrides)
     hparams["noise_draw"] = hparams["noise_draw"]()  # as main() does
