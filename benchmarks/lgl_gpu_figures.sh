@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The GPU figures of the LGL README's Speed section in one run on a CUDA machine, from a checkout whose
 # requirements are installed (the repository on PYTHONPATH will do), with the original's Stage1 folder beside it
-# (scikit-learn and scipy installed, which the original imports):
+# (scikit-learn and scipy installed, which the original imports; on a bare machine, wheels fetched beforehand with
+# `pip download --only-binary=:all: -d wheels speechbrain hyperpyyaml soundfile espeakng-loader` for its Python and
+# installed there with `pip install --no-index --find-links wheels ...`):
 #
 #   git --git-dir=<mirror of TaoRuijie/Loss-Gated-Learning> archive HEAD -- Stage1 ':(exclude)Stage1/rir.npy' \
 #       | tar -x -C /tmp/lgl_original

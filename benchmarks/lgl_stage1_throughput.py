@@ -156,7 +156,7 @@ def main():
 
     tmp, cwd, rows = tempfile.mkdtemp(prefix="lgl_stage1_"), os.getcwd(), []
     try:
-        data = prepare(tmp, args.items, args.train_csv, os.path.join(PREPARED, "noise_rir"))
+        data = prepare(tmp, args.items, os.path.abspath(args.train_csv), os.path.join(PREPARED, "noise_rir"))
         print(f"{args.items} items per epoch over {data['utterances']} utterances; device {args.device}, "
               f"C = {args.channels}, batch {args.batch_size}, {args.epochs} epochs each", flush=True)
         os.chdir(tmp)  # the original's loader reads 'rir.npy' from the working directory
