@@ -139,7 +139,7 @@ def main():
     parser.add_argument("--device", default="cuda:0" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--items", type=int, default=6000, help="utterances per epoch")
     parser.add_argument("--batch_size", type=int, default=300, help="the original's default")
-    parser.add_argument("--channels", type=int, default=512, help="ECAPA width C of both (the original's 512)")
+    parser.add_argument("--channels", type=int, default=512, help="ECAPA width C of both (the original's 512; its last layer stays 1536 wide, ours is 3C: the two match at 512 only)")
     parser.add_argument("--num_workers", type=int, nargs="+", default=[4], help="loader processes (the original: 4)")
     parser.add_argument("--precisions", nargs="+", default=["fp32"], help="ours: fp32, bf16 and/or fp16")
     parser.add_argument("--epochs", type=int, default=3, help="epochs per system and worker count")
