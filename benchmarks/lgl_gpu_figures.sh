@@ -14,9 +14,12 @@
 # processes and at 8 and 12, ours in float32 and bf16). Each step writes <log folder>/<step>.log and has a time
 # limit (STEP_LIMIT seconds; 420 for the throughput step unless set).
 set -uo pipefail
+usage="usage: bash $0 <log folder> <original Stage1 folder> [device]"
+[ $# -ge 2 ] || { echo "$usage" >&2; exit 2; }
 cd "$(dirname "$0")/.."
 logs="$(mkdir -p "$1" && cd "$1" && pwd)"
-original="$(cd "$2" && pwd)" || { echo "usage: bash $0 <log folder> <original Stage1 folder> [device]" >&2; exit 2; }
+original="$(cd "$2" && pwd)" || { echo "$usage" >&2; exit 2; }
+[ -f "$original/model.py" ] || { echo "$original holds no model.py: give the original's Stage1 folder" >&2; exit 2; }
 device="${3:-cuda:0}"
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 . benchmarks/device_steps.sh
