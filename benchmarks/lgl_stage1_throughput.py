@@ -11,7 +11,8 @@
 
 What is timed: whole training epochs, from the creation of the loader's iterator to the last optimizer step,
 worker start-up included, `--epochs` times for each system and loader-process count (the first epoch warms up
-the device; the table reports the fastest epoch and the mean of the others).
+the device; the table reports the fastest epoch and the mean of the others). Each epoch's loader wait, the time
+the training loop spent waiting for its next batch, tells whether the loader or the model sets the pace.
 
 - ORIGINAL: Tao et al.'s Stage1 `model` (its ECAPA-TDNN, C = `--channels`, contrastive loss, AAT discriminator, two
   Adam optimizers) and `get_loader` (its DataLoader: reading, reverberation and noise mixing in numpy/scipy inside
@@ -67,13 +68,35 @@ def cuda_calls_on_cpu(loss_module):
         torch.nn.Module.cuda, torch.Tensor.cuda, loss_module.torch = saved
 
 
+@contextlib.contextmanager
+def loader_waits():
+    """Seconds the training process spends waiting for its next batch (inside any DataLoader iterator's
+    `__next__`), summed while this is open: `waits[0]`. Both training loops synchronize the device every step
+    (`.cpu()` in the original's, `.item()` in ours), so this is time the loader kept the model waiting."""
+    iterator = torch.utils.data.dataloader._BaseDataLoaderIter
+    saved, waits = iterator.__next__, [0.0]
+
+    def timed_next(self):
+        start = time.perf_counter()
+        try:
+            return saved(self)
+        finally:
+            waits[0] += time.perf_counter() - start
+
+    iterator.__next__ = timed_next
+    try:
+        yield waits
+    finally:
+        iterator.__next__ = saved
+
+
 def synchronize(device):
     if str(device).startswith("cuda"):
         torch.cuda.synchronize(device)
 
 
 def original_epochs(original, data, args, workers):
-    """Seconds of each of `args.epochs` epochs of the original's training (its model and loader)."""
+    """(seconds, loader wait) of each of `args.epochs` epochs of the original's training (its model and loader)."""
     np.float = float  # numpy >= 1.24 removed the alias the original uses (.astype(numpy.float))
     if original not in sys.path:
         sys.path.insert(0, original)
@@ -94,15 +117,17 @@ def original_epochs(original, data, args, workers):
         loader = dataLoader.get_loader(loader_args)
         for epoch in range(1, args.epochs + 1):
             start = time.perf_counter()
-            trainer.train_network(loader=loader, epoch=epoch)
-            synchronize(args.device)
-            seconds.append(time.perf_counter() - start)
+            with loader_waits() as waits:
+                trainer.train_network(loader=loader, epoch=epoch)
+                synchronize(args.device)
+            seconds.append((time.perf_counter() - start, waits[0]))
     del trainer
     return seconds
 
 
 def our_epochs(data, args, tmp, precision, workers):
-    """Seconds of each of `args.epochs` epochs of our Stage-1 training (train.py's Brain, no validation)."""
+    """(seconds, loader wait) of each of `args.epochs` epochs of our Stage-1 training (train.py's Brain, no
+    validation), and the segment length."""
     channels = [args.channels] * 4 + [3 * args.channels]
     train_set, hparams = build_ours(data["bench_csv"], os.path.join(tmp, f"ours_{precision}_{workers}"),
                                     args.batch_size, channels=channels)
@@ -119,18 +144,21 @@ def our_epochs(data, args, tmp, precision, workers):
     seconds = []
     for epoch in range(1, args.epochs + 1):
         start = time.perf_counter()
-        brain.fit([epoch], train_set, train_loader_kwargs=loader_kwargs)
-        synchronize(args.device)
-        seconds.append(time.perf_counter() - start)
+        with loader_waits() as waits:
+            brain.fit([epoch], train_set, train_loader_kwargs=loader_kwargs)
+            synchronize(args.device)
+        seconds.append((time.perf_counter() - start, waits[0]))
     return seconds, hparams["segment_seconds"]
 
 
-def row(name, workers, seconds, items, item_audio):
+def row(name, workers, epochs, items, item_audio):
+    """A table row from `epochs`, a (seconds, loader wait) pair per epoch."""
+    seconds = [s for s, _ in epochs]
     best = min(seconds)
     rest = seconds[1:] or seconds
     mean = sum(rest) / len(rest)
     return (f"| {name} | {workers} | {items / best:.1f} | {items * item_audio / best:.0f} | "
-            f"{items * item_audio / mean:.0f} | {', '.join(f'{s:.1f}' for s in seconds)} |")
+            f"{items * item_audio / mean:.0f} | {', '.join(f'{s:.1f} ({w:.1f})' for s, w in epochs)} |")
 
 
 def main():
@@ -182,7 +210,7 @@ def main():
     print(f"\n{name}, {os.cpu_count()} cores, torch {torch.__version__}; {args.items} utterances per epoch, batch "
           f"{args.batch_size}, ECAPA C = {args.channels}; s of audio = the two segments read per utterance\n")
     print("| system | loader processes | items/s (best epoch) | s of audio/s (best epoch) | s of audio/s (mean, "
-          "epochs 2+) | epoch seconds |")
+          "epochs 2+) | epoch seconds (loader wait) |")
     print("|---|---:|---:|---:|---:|---|")
     print("\n".join(rows))
 
