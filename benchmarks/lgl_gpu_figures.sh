@@ -11,8 +11,9 @@
 #
 # Builds the small embedded corpus, then times Stage-1 training epochs of the original and ours on the same
 # 6000 utterances (benchmarks/lgl_stage1_throughput.py: batch 300, C = 512, the original at its default 4 loader
-# processes and at 8 and 12, ours in float32 and bf16). Each step writes <log folder>/<step>.log and has a time
-# limit (STEP_LIMIT seconds; 420 for the throughput step unless set).
+# processes and at 8 and 12, ours in float32 and bf16), and the two encoders alone at batch 300
+# (benchmarks/lgl_ecapa_step.py: three views forward and backward, as a Stage-1 step). Each step writes
+# <log folder>/<step>.log and has a time limit (STEP_LIMIT seconds; 420 for the throughput step unless set).
 set -uo pipefail
 usage="usage: bash $0 <log folder> <original Stage1 folder> [device]"
 [ $# -ge 2 ] || { echo "$usage" >&2; exit 2; }
@@ -28,5 +29,8 @@ embedded_corpus_setup
 STEP_LIMIT="${STEP_LIMIT:-420}" step stage1_throughput python benchmarks/lgl_stage1_throughput.py \
     --original "$original" --device "$device" --train_csv results/prepared/embedded/librispeech/train-clean-100.csv \
     --items 6000 --batch_size 300 --num_workers 4 8 12 --precisions fp32 bf16 --epochs 3
+STEP_LIMIT=120 step ecapa_step python benchmarks/lgl_ecapa_step.py --original "$original" --device "$device" \
+    --batch_size 300
 tail -n 12 "$logs/stage1_throughput.log"
+tail -n 6 "$logs/ecapa_step.log"
 cat "$logs/steps.txt"
