@@ -23,12 +23,10 @@ import time
 
 import torch
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from timing import synchronize  # noqa: E402
+
 RATE, SEGMENT = 16000, 28800  # 1.8 s
-
-
-def synchronize(device):
-    if str(device).startswith("cuda"):
-        torch.cuda.synchronize(device)
 
 
 def timed(model, views, device, train):

@@ -47,6 +47,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from lgl_loader import ORIGINAL_FRAMES, ORIGINAL_SAMPLES, PREPARED, RATE, build_ours, prepare  # noqa: E402
+from timing import synchronize  # noqa: E402
 
 
 @contextlib.contextmanager
@@ -88,11 +89,6 @@ def loader_waits():
         yield waits
     finally:
         iterator.__next__ = saved
-
-
-def synchronize(device):
-    if str(device).startswith("cuda"):
-        torch.cuda.synchronize(device)
 
 
 def original_epochs(original, data, args, workers):
