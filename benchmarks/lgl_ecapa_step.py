@@ -26,7 +26,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from timing import synchronize  # noqa: E402
 
-RATE, SEGMENT = 16000, 28800  # 1.8 s
+RATE, SEGMENT = 16000, 28800  # 1.8 s, our segment, for both (the original trains on 29040 samples, 1.5 % more)
 
 
 def timed(model, views, device, train):

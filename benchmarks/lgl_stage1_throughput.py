@@ -72,8 +72,10 @@ def cuda_calls_on_cpu(loss_module):
 @contextlib.contextmanager
 def loader_waits():
     """Seconds the training process spends waiting for its next batch (inside any DataLoader iterator's
-    `__next__`), summed while this is open: `waits[0]`. Both training loops synchronize the device every step
-    (`.cpu()` in the original's, `.item()` in ours), so this is time the loader kept the model waiting."""
+    `__next__`), summed while this is open: `waits[0]`. Ours synchronizes the device at each step's end (the
+    loss's `.cpu()`), so its wait is time the loader kept the model waiting. The original's last synchronization
+    of a step (`.cpu()` of its loss) comes before its backward pass: on a GPU its wait can also hold the tail of
+    that backward pass and optimizer step, an upper bound on the time its loader cost it."""
     iterator = torch.utils.data.dataloader._BaseDataLoaderIter
     saved, waits = iterator.__next__, [0.0]
 
