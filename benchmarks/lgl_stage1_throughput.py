@@ -30,7 +30,8 @@ segments read, as the issue's figures do.
 
 Without CUDA the original's `.cuda()` calls are sent to the CPU for the time of its run (Module.cuda and
 Tensor.cuda return their object, its loss module's `torch.device('cuda')` reads as the CPU): a CPU measurement,
-where our mixing and the models share the same cores, not the GPU comparison the recipe's README asks for.
+where the two models take almost all the time (our mixing is about 1 % of an epoch there), not the GPU
+comparison the recipe's README asks for.
 """
 
 import argparse

@@ -27,7 +27,7 @@ from corpora.manifest import read_csv
 from labellers.lld_pitch import PITCH_COLUMNS, PitchLLD
 from labellers.lld_torch import COLUMNS, TorchLLD
 from labellers.opensmile_lld import OpenSmileLLD, _smile
-from timing import best_time
+from timing import best_time, synchronize
 
 
 def _batches(wavs, size):
@@ -52,22 +52,20 @@ def torch_runner(wavs, columns, batch_size, device="cpu"):
             for batch, lengths in batches:
                 for module in modules:
                     module(batch, lengths)
-        if device.startswith("cuda"):
-            torch.cuda.synchronize()
+        synchronize(device)
     return run
 
 
 def viterbi_share(wavs, batch_size, device):
     """(share of the pitch chain's time spent in labellers.pitch_viterbi.viterbi, the chain's time) on `device`."""
     import labellers.lld_pitch as lld_pitch
-    sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
     inner, spent = lld_pitch.viterbi, [0.0]
 
     def timed(*args):
-        sync()
+        synchronize(device)
         start = time.perf_counter()
         out = inner(*args)
-        sync()
+        synchronize(device)
         spent[0] += time.perf_counter() - start
         return out
     run = torch_runner(wavs, [c for c in PITCH_COLUMNS if c != "logHNR_sma"], batch_size, device)

@@ -26,6 +26,8 @@ import torch
 from hyperpyyaml import load_hyperpyyaml
 from speechbrain.dataio.dataloader import make_dataloader
 
+from timing import synchronize  # benchmarks/, this script's folder
+
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 RECIPE = os.path.join(ROOT, "recipes", "MultitaskSSL")
 
@@ -67,22 +69,21 @@ def measure(yaml, args, backend=None):
     fixed = first
     for _ in range(2):  # warm-up
         brain.fit_batch(fixed)
-    sync = torch.cuda.synchronize if args.device.startswith("cuda") else (lambda: None)
-    sync()
+    synchronize(args.device)
     start = time.perf_counter()
     for _ in range(args.batches):
         brain.fit_batch(fixed)
-    sync()
+    synchronize(args.device)
     model_s = (time.perf_counter() - start) / args.batches
 
     batches = iter(loader)
     brain.fit_batch(next(batches))
-    sync()
+    synchronize(args.device)
     start, n = time.perf_counter(), 0
     for _, batch in zip(range(args.batches), batches):
         brain.fit_batch(batch)
         n += 1
-    sync()
+    synchronize(args.device)
     both_s = (time.perf_counter() - start) / max(n, 1)
     name = os.path.basename(yaml) + (f" ({backend} targets)" if backend else "")
     return {"yaml": name, "workers": len(workers), "batches": min(count, n), "data_s": data_s, "model_s": model_s,
