@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # The GPU figures of the LGL README's Speed section in one run on a CUDA machine, from a checkout whose
 # requirements are installed (the repository on PYTHONPATH will do), with the original's Stage1 folder beside it
-# (scikit-learn and scipy installed, which the original imports; on a bare machine, wheels fetched beforehand with
-# `pip download --only-binary=:all: -d wheels speechbrain hyperpyyaml soundfile espeakng-loader` for its Python and
-# installed there with `pip install --no-index --find-links wheels ...`):
+# (scikit-learn and scipy installed, which the original imports). On a machine that has torch, torchaudio,
+# transformers and scikit-learn but no network, fetch the rest beforehand for its Python (about 12 MB):
+#   pip download --python-version 3.12 --only-binary=:all: --platform manylinux2014_x86_64 \
+#       --platform manylinux_2_28_x86_64 --no-deps -d wheels \
+#       speechbrain==1.1.2 hyperpyyaml==1.2.3 ruamel.yaml ruamel.yaml.clib soundfile==0.14.0 cffi pycparser \
+#       espeakng-loader==0.2.4
+# and install them there with `pip install --no-index --find-links wheels speechbrain soundfile espeakng-loader`:
 #
 #   git --git-dir=<mirror of TaoRuijie/Loss-Gated-Learning> archive HEAD -- Stage1 ':(exclude)Stage1/rir.npy' \
 #       | tar -x -C /tmp/lgl_original
