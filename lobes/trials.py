@@ -3,6 +3,7 @@
     trials = Trials("prepared/val_trials.txt", "prepared/val.csv")
     scores = verification.cosine_scores(embedding_matrix(embeddings, trials.ids), trials.enrol, trials.test)
     write_scores("scores_val.txt", trials, scores)
+    enrol_names, test_names, labels, scores = read_scores("scores_val.txt")
 """
 
 import os
@@ -50,3 +51,25 @@ def write_scores(path, trials, scores):
     """`enrol test label score` per line (the order of the trial list)."""
     atomic_write(path, lambda f: f.writelines(f"{a} {b} {y} {s:.6f}\n" for a, b, y, s in
                                               zip(trials.enrol_names, trials.test_names, trials.labels, scores)))
+
+
+def read_scores(path):
+    """(enrol_names, test_names, labels [N], scores [N]) of a `write_scores` file, with a clear error if malformed."""
+    enrol, test, labels, scores = [], [], [], []
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            parts = line.split()
+            if not parts:
+                continue
+            try:
+                if len(parts) != 4 or parts[2] not in ("0", "1"):
+                    raise ValueError
+                score = float(parts[3])
+            except ValueError:
+                raise ValueError(f"{path}:{n}: expected '<enrol> <test> <0|1> <score>', got {line.strip()!r}; "
+                                 "score the trials again") from None
+            enrol.append(parts[0])
+            test.append(parts[1])
+            labels.append(int(parts[2]))
+            scores.append(score)
+    return enrol, test, np.array(labels), np.array(scores)

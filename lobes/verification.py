@@ -12,7 +12,8 @@ into one embedding matrix `[M, D]`. Scores are higher for "same speaker".
   unless asked otherwise; both from one sort of the scores (SpeechBrain's own loop over every threshold, or
   build a thresholds x trials matrix, 3 GB at 18k trials);
 - `eer_ci`: a percentile bootstrap interval of the EER, resampling speakers (default; the
-  trials of one speaker are correlated) or trials, every resample one weighted pass;
+  trials of one speaker are correlated) or trials, every resample one weighted pass; `eer_difference_ci` the same
+  for the difference of two systems on one trial list, both weighted by the same resamples (paired);
 - `plot_det`: DET curves on probit axes.
 
 Example
@@ -94,6 +95,26 @@ def bootstrap_weights(num_resamples, labels, enrol_speakers=None, test_speakers=
     return np.where(labels, counts[:, a], counts[:, a] * counts[:, b])
 
 
+def _resampled_eers(scores, labels, weights, chunk=100):
+    """EER in % of each bootstrap resample (rows of `weights` [B, N]); NaN where a resample kept no target or no
+    non-target trial (rare with > 3 speakers). Validity depends on the labels and weights alone, so two systems
+    scored on one trial list with the same weights are valid on the same resamples."""
+    values = []
+    for start in range(0, len(weights), chunk):  # bounded memory: chunk x N per pass
+        p_miss, p_fa = error_rates(scores, labels, weights[start:start + chunk])
+        ok = np.isfinite(p_miss[:, -1]) & np.isfinite(p_fa[:, 0])
+        values.append(np.where(ok, _eer_from_rates(np.nan_to_num(p_miss), np.nan_to_num(p_fa)), np.nan))
+    return np.concatenate(values)
+
+
+def _interval(values, level):
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        raise ValueError("no bootstrap resample kept both target and non-target trials")
+    lo, hi = np.percentile(values, [50 * (1 - level), 50 * (1 + level)])
+    return [float(lo), float(hi)]
+
+
 def eer_ci(scores, labels, enrol_speakers=None, test_speakers=None, num_resamples=500, level=0.95,
            seed=0, chunk=100):
     """[lo, hi] percentile bootstrap interval of the EER in % (see `bootstrap_weights`).
@@ -102,16 +123,23 @@ def eer_ci(scores, labels, enrol_speakers=None, test_speakers=None, num_resample
     """
     scores, labels = _split(scores, labels)
     weights = bootstrap_weights(num_resamples, labels, enrol_speakers, test_speakers, seed)
-    values = []
-    for start in range(0, num_resamples, chunk):  # bounded memory: chunk x N per pass
-        p_miss, p_fa = error_rates(scores, labels, weights[start:start + chunk])
-        ok = np.isfinite(p_miss[:, -1]) & np.isfinite(p_fa[:, 0])
-        values.append(_eer_from_rates(p_miss[ok], p_fa[ok]))
-    values = np.concatenate(values)
-    if values.size == 0:
-        raise ValueError("no bootstrap resample kept both target and non-target trials")
-    lo, hi = np.percentile(values, [50 * (1 - level), 50 * (1 + level)])
-    return [float(lo), float(hi)]
+    return _interval(_resampled_eers(scores, labels, weights, chunk), level)
+
+
+def eer_difference_ci(scores_a, scores_b, labels, enrol_speakers=None, test_speakers=None, num_resamples=1000,
+                      level=0.95, seed=0, chunk=100):
+    """Paired bootstrap of EER(a) - EER(b), in points of %, for two systems scored on one trial list.
+
+    Returns (difference, [lo, hi]): the difference on the full list and its percentile interval over resamples
+    that weight both systems' trials alike (speakers drawn with replacement by default: see `bootstrap_weights`).
+    Pairing removes the list's own difficulty, which two separate intervals would count twice: an interval
+    excluding 0 says the list ranks the two systems the same way whichever of its speakers are drawn.
+    """
+    scores_a, labels = _split(scores_a, labels)
+    scores_b, _ = _split(scores_b, labels)  # one length: the same trial list
+    weights = bootstrap_weights(num_resamples, labels, enrol_speakers, test_speakers, seed)
+    differences = _resampled_eers(scores_a, labels, weights, chunk) - _resampled_eers(scores_b, labels, weights, chunk)
+    return eer(scores_a, labels) - eer(scores_b, labels), _interval(differences, level)
 
 
 def _unit_rows(x):

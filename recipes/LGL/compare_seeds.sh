@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Stage 2 over seeds and learning rates, from one Stage-1 model, on the embedded corpus; then the table of
-# mean ± std (stage2_seeds.py) next to Stage 1. Every model is selected on the validation trials.
+# mean ± std (stage2_seeds.py) next to Stage 1, and each run's test EER minus Stage 1's with a 95 % interval over
+# resamples of the test speakers. Every model is selected on the validation trials.
 #
 #   bash compare_seeds.sh                                           # lgl, lr 0.001 and 0.0002, seeds 1986-1988
 #   bash compare_seeds.sh --experiments "lgl baseline" --lrs 0.0002 --epochs 20
@@ -50,4 +51,4 @@ for stage2_seed in $stage2_seeds; do  # seeds outermost: a partial sweep compare
     done
   done
 done
-python recipes/LGL/stage2_seeds.py "$out/seeds" --stage1 "$out/stage1"
+python recipes/LGL/stage2_seeds.py "$out/seeds" --stage1 "$out/stage1" --test_csv "$out/prepared/test.csv"

@@ -2,11 +2,15 @@
 """Stage 2 over seeds: one row per `<experiment>[_centroids][_patience<N>]_lr<lr>` folder, mean ± std over its
 seeds, next to Stage 1.
 
-    python stage2_seeds.py ../../results/lgl/embedded/seeds --stage1 ../../results/lgl/embedded/stage1
+    python stage2_seeds.py ../../results/lgl/embedded/seeds --stage1 ../../results/lgl/embedded/stage1 \
+        --test_csv ../../results/lgl/embedded/prepared/test.csv
 
 Reads `<folder>/<variant>/<seed>/metrics.json` and `score.txt` (recipes/LGL/compare_seeds.sh). Besides the test
 EER and minDCF of the checkpoint the validation trials chose, it counts the runs whose chosen checkpoint comes from
-a gated phase: the gate helps only where the validation picks what it trained. Writes `<folder>/seeds.md`.
+a gated phase: the gate helps only where the validation picks what it trained. With `--stage1` and `--test_csv`, a
+second table pairs each run with Stage 1 on the same test trials: the difference of their EERs and its 95 %
+interval over resamples of the test speakers (`lobes.verification.eer_difference_ci`), since a few tenths of a
+point on 16 test speakers may be the list, not the model. Writes `<folder>/seeds.md`.
 """
 
 import argparse
@@ -16,6 +20,10 @@ import os
 import re
 
 import numpy as np
+
+from corpora.manifest import read_csv
+from lobes.trials import read_scores
+from lobes.verification import eer_difference_ci
 
 
 def scored_phase(run, epoch):
@@ -62,10 +70,37 @@ def table(runs, stage1=None):
     return "\n".join(lines) + "\n"
 
 
+def paired_with_stage1(folder, runs, stage1_folder, test_csv, num_resamples=1000):
+    """Markdown table: each run's test EER minus Stage 1's on the same trials, with a speaker-bootstrap interval."""
+    speaker = {row["ID"]: row["spk_id"] for row in read_csv(test_csv)}
+    stage1_path = os.path.join(stage1_folder, "scores_test.txt")
+    enrol, test, labels, stage1_scores = read_scores(stage1_path)
+    unknown = sorted({u for u in enrol + test if u not in speaker})
+    if unknown:
+        raise ValueError(f"{test_csv} has no speaker for {len(unknown)} utterances of {stage1_path}, e.g. "
+                         f"{unknown[0]}: give the test manifest the trials were scored with")
+    enrol_spk, test_spk = [speaker[u] for u in enrol], [speaker[u] for u in test]
+    lines = ["| system | seed | test EER (%) | minus Stage 1 (points) | 95 % interval (test speakers resampled) |",
+             "|---|---|---:|---:|---|"]
+    for variant, results in runs.items():
+        for seed, metrics, _ in results:
+            path = os.path.join(folder, variant, seed, "scores_test.txt")
+            run_enrol, run_test, run_labels, scores = read_scores(path)
+            if run_enrol != enrol or run_test != test or not np.array_equal(run_labels, labels):
+                raise ValueError(f"{path} and {stage1_path} score different trial lists: pair runs of one test list")
+            difference, (lo, hi) = eer_difference_ci(scores, stage1_scores, labels, enrol_spk, test_spk,
+                                                     num_resamples)
+            lines.append(f"| Stage 2 {variant} | {seed} | {metrics['eer']:.2f} | {difference:+.2f} | "
+                         f"[{lo:+.2f}, {hi:+.2f}] |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("folder", help="results/lgl/<corpus>/seeds")
     parser.add_argument("--stage1", help="the Stage-1 output folder the runs started from")
+    parser.add_argument("--test_csv", help="the test manifest (ID, spk_id) of the scored trials: pairs each run "
+                                           "with Stage 1 (needs --stage1)")
     args = parser.parse_args(argv)
     runs = rows(args.folder)
     if not runs:
@@ -75,6 +110,10 @@ def main(argv=None):
         with open(os.path.join(args.stage1, "metrics.json")) as f:
             stage1 = json.load(f)
     text = table(runs, stage1)
+    if args.test_csv:
+        if not args.stage1:
+            parser.error("--test_csv pairs the runs with Stage 1: give --stage1 too")
+        text += "\n" + paired_with_stage1(args.folder, runs, args.stage1, args.test_csv)
     print(text)
     with open(os.path.join(args.folder, "seeds.md"), "w") as f:
         f.write(text)

@@ -5,8 +5,8 @@ import pytest
 import torch
 from speechbrain.utils.metric_stats import EER, minDCF
 
-from lobes.verification import (PLDAScorer, as_norm_scores, cosine_scores, eer, eer_ci, error_rates, min_dcf,
-                                plot_det, summarize)
+from lobes.verification import (PLDAScorer, as_norm_scores, bootstrap_weights, cosine_scores, eer, eer_ci,
+                                eer_difference_ci, error_rates, min_dcf, plot_det, summarize)
 
 # 4 target and 4 non-target trials. Accepting scores > t (SpeechBrain's convention):
 #   t = 0.2: miss 0/4, false alarm 1/4 (0.6)      t = 0.3: miss 1/4 (0.3), false alarm 1/4 -> EER 25 %
@@ -89,6 +89,37 @@ def test_ci_is_reproducible_for_a_seed():
     assert eer_ci(scores, labels, enrol, test, 200, seed=3) == eer_ci(scores, labels, enrol, test, 200, seed=3)
     summary = summarize(scores, labels, enrol, test, 200)
     assert summary["eer_ci95"][0] <= summary["eer"] <= summary["eer_ci95"][1]
+
+
+def test_paired_difference_agrees_with_speechbrain_on_materialized_resamples():
+    # each resample written out as a trial list (every trial repeated as often as it was drawn) and scored with
+    # SpeechBrain's EER for both systems: the percentiles of those differences are the interval
+    scores_a, labels, enrol, test = speaker_trials(5, utts=4, seed=7)
+    scores_b = scores_a + np.random.default_rng(8).normal(scale=0.7, size=scores_a.size)
+    differences = []
+    for w in bootstrap_weights(60, labels, enrol, test, seed=2):
+        kept = np.repeat(np.arange(labels.size), w)
+        target = labels[kept].astype(bool)
+        if target.all() or not target.any():
+            continue
+        sb = [EER(torch.from_numpy(s[kept][target]), torch.from_numpy(s[kept][~target]))[0]
+              for s in (scores_a, scores_b)]
+        differences.append(100 * (sb[0] - sb[1]))
+    difference, interval = eer_difference_ci(scores_a, scores_b, labels, enrol, test, num_resamples=60, seed=2)
+    assert difference == pytest.approx(eer(scores_a, labels) - eer(scores_b, labels))
+    np.testing.assert_allclose(interval, np.percentile(differences, [2.5, 97.5]), atol=1e-4)
+
+
+def test_paired_difference_of_a_planted_better_system():
+    scores, labels, enrol, test = speaker_trials(30, utts=4, separation=1.0, seed=3)
+    better = scores + 1.5 * labels  # every target trial raised: a lower EER on any resample
+    difference, (lo, hi) = eer_difference_ci(scores, better, labels, enrol, test, num_resamples=300, seed=1)
+    assert 0 < lo <= difference <= hi
+    reverse, (r_lo, r_hi) = eer_difference_ci(better, scores, labels, enrol, test, num_resamples=300, seed=1)
+    assert reverse == pytest.approx(-difference) and [r_lo, r_hi] == pytest.approx([-hi, -lo])
+    assert eer_difference_ci(scores, scores, labels, enrol, test, num_resamples=50) == (0.0, [0.0, 0.0])
+    with pytest.raises(ValueError, match="must be two vectors of one length"):
+        eer_difference_ci(scores, better[:-1], labels, enrol, test)
 
 
 def test_cosine_scores_by_hand():

@@ -43,3 +43,56 @@ def test_a_scored_epoch_missing_from_score_txt_is_named(tmp_path):
 def test_no_runs_is_named(tmp_path):
     with pytest.raises(SystemExit, match="run compare_seeds.sh first"):
         stage2_seeds.main([str(tmp_path)])
+
+
+# Stage 1 and the run on 2 speakers x 2 utterances (a1 a2 b1 b2): every pair, target trials a1-a2 and b1-b2.
+PAIRS = [("a1", "a2", 1), ("a1", "b1", 0), ("a1", "b2", 0), ("a2", "b1", 0), ("a2", "b2", 0), ("b1", "b2", 1)]
+
+
+def _scores(path, scores, pairs=PAIRS):
+    path.write_text("".join(f"{a} {b} {y} {s}\n" for (a, b, y), s in zip(pairs, scores)))
+
+
+def _paired_setup(tmp_path, run_scores):
+    stage1 = tmp_path / "stage1"
+    stage1.mkdir()
+    (stage1 / "metrics.json").write_text(json.dumps({"seed": 1986, "eer": 50.0, "min_dcf": 1.0, "val_eer": 4.0}))
+    # Stage 1: targets 0.9 and 0.2 against non-targets 0.5, 0.4, 0.3, 0.1. Accepting scores > 0.3 (SpeechBrain's
+    # rule, where miss and false-alarm rates meet) misses 0.2 (1 of 2) and accepts 0.5 and 0.4 (2 of 4) -> 50 %
+    _scores(stage1 / "scores_test.txt", [0.9, 0.5, 0.4, 0.3, 0.1, 0.2])
+    run = tmp_path / "seeds" / "lgl_lr0.001" / "1987"
+    _run(run, 0.0, 1, ["train"])
+    _scores(run / "scores_test.txt", run_scores)
+    (tmp_path / "test.csv").write_text("ID,duration,wav,spk_id\n" + "".join(
+        f"{u},1.0,/x/{u}.wav,{u[0]}\n" for u in ("a1", "a2", "b1", "b2")))
+    return ["--stage1", str(stage1), "--test_csv", str(tmp_path / "test.csv")]
+
+
+def test_runs_are_paired_with_stage1_on_the_same_trials(tmp_path):
+    args = _paired_setup(tmp_path, [0.9, 0.5, 0.4, 0.3, 0.1, 0.8])  # separable: EER 0, 50 points below Stage 1
+    stage2_seeds.main([str(tmp_path / "seeds")] + args)
+    lines = (tmp_path / "seeds" / "seeds.md").read_text().splitlines()
+    # of two speakers, the only resamples with a non-target trial draw each speaker once: the full list again
+    assert "| Stage 2 lgl_lr0.001 | 1987 | 0.00 | -50.00 | [-50.00, -50.00] |" in lines
+
+
+def test_a_run_on_another_trial_list_is_refused(tmp_path):
+    args = _paired_setup(tmp_path, [0.9, 0.5, 0.4, 0.3, 0.1, 0.8])
+    _scores(tmp_path / "seeds" / "lgl_lr0.001" / "1987" / "scores_test.txt", [0.9] * 5, PAIRS[:5])
+    with pytest.raises(ValueError, match="score different trial lists"):
+        stage2_seeds.main([str(tmp_path / "seeds")] + args)
+
+
+def test_an_utterance_without_a_speaker_is_named(tmp_path):
+    args = _paired_setup(tmp_path, [0.9, 0.5, 0.4, 0.3, 0.1, 0.8])
+    (tmp_path / "test.csv").write_text("ID,duration,wav,spk_id\na1,1.0,/x/a1.wav,a\n")
+    with pytest.raises(ValueError, match="has no speaker for 3 utterances"):
+        stage2_seeds.main([str(tmp_path / "seeds")] + args)
+
+
+def test_a_malformed_score_line_is_named(tmp_path):
+    args = _paired_setup(tmp_path, [0.9, 0.5, 0.4, 0.3, 0.1, 0.8])
+    with open(tmp_path / "stage1" / "scores_test.txt", "a") as f:
+        f.write("a1 b1 yes 0.3\n")
+    with pytest.raises(ValueError, match=r"scores_test.txt:7: expected '<enrol> <test> <0\|1> <score>'"):
+        stage2_seeds.main([str(tmp_path / "seeds")] + args)
