@@ -3,6 +3,7 @@
 The temporary file is the writing process's own, so processes writing the same file (DDP ranks) do not collide.
 """
 
+import hashlib
 import json
 import os
 
@@ -25,3 +26,9 @@ def write_text(path, text):
     """Writes `text` (newline-terminated) atomically; returns `path`."""
     atomic_write(path, lambda f: f.write(text if text.endswith("\n") else text + "\n"))
     return path
+
+
+def file_sha1(path):
+    """sha1 hex digest of a file's content (trial lists, pooled manifests, model checkpoints)."""
+    with open(path, "rb") as f:
+        return hashlib.sha1(f.read()).hexdigest()

@@ -22,19 +22,14 @@ Example
 """
 
 import argparse
-import hashlib
 import logging
 import os
 
+from corpora.files import file_sha1
 from corpora.manifest import read_csv, write_csv
 from corpora.preparation import PrepareError, already_prepared, save_options
 
 logger = logging.getLogger(__name__)
-
-
-def _digest(path):
-    with open(path, "rb") as f:
-        return hashlib.sha1(f.read()).hexdigest()
 
 
 def _pool(sources, seen):
@@ -66,7 +61,7 @@ def prepare_pooled(save_folder, train_csvs, valid_csvs, test_manifests=(), skip_
             raise PrepareError(f"pooled manifest: {path} is a downstream test manifest; pretraining on it would let "
                                "the encoder hear the test utterances (use the layout's training split)")
     sources = {**{f"train/{k}": v for k, v in train_csvs.items()}, **{f"valid/{k}": v for k, v in valid_csvs.items()}}
-    options = {key: {"path": os.path.abspath(path), "sha1": _digest(path) if os.path.exists(path) else None}
+    options = {key: {"path": os.path.abspath(path), "sha1": file_sha1(path) if os.path.exists(path) else None}
                for key, path in sources.items()}
     outputs = [os.path.join(save_folder, name) for name in ("train.csv", "dev.csv")]
     if already_prepared(save_folder, "pooled", options, outputs):

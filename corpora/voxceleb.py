@@ -18,13 +18,12 @@ A recipe that trains on VoxCeleb2 alone can validate on VoxCeleb1 dev speakers a
 """
 
 import glob
-import hashlib
 import logging
 import os
 import shutil
 from collections import defaultdict
 
-from corpora.files import atomic_write
+from corpora.files import atomic_write, file_sha1
 from corpora.manifest import read_csv, write_csv
 from corpora.preparation import already_prepared, collect_rows, PrepareError, require_path, save_options
 
@@ -119,8 +118,7 @@ def _digests(data_folder, names):
     for name in names:
         path = os.path.join(data_folder, name)
         if os.path.exists(path):
-            with open(path, "rb") as f:
-                digests[name] = hashlib.sha1(f.read()).hexdigest()
+            digests[name] = file_sha1(path)
     return digests
 
 

@@ -55,6 +55,8 @@ def write_scores(path, trials, scores):
 
 def read_scores(path):
     """(enrol_names, test_names, labels [N], scores [N]) of a `write_scores` file, with a clear error if malformed."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path} not found: score the test trials (the recipe's train.py writes it at the end)")
     enrol, test, labels, scores = [], [], [], []
     with open(path, encoding="utf-8") as f:
         for n, line in enumerate(f, 1):
@@ -65,11 +67,15 @@ def read_scores(path):
                 if len(parts) != 4 or parts[2] not in ("0", "1"):
                     raise ValueError
                 score = float(parts[3])
+                if not np.isfinite(score):
+                    raise ValueError
             except ValueError:
-                raise ValueError(f"{path}:{n}: expected '<enrol> <test> <0|1> <score>', got {line.strip()!r}; "
-                                 "score the trials again") from None
+                raise ValueError(f"{path}:{n}: expected '<enrol> <test> <0|1> <finite score>', got "
+                                 f"{line.strip()!r}; score the trials again") from None
             enrol.append(parts[0])
             test.append(parts[1])
             labels.append(int(parts[2]))
             scores.append(score)
+    if not scores:
+        raise ValueError(f"{path} holds no scored trial: score the trials again")
     return enrol, test, np.array(labels), np.array(scores)

@@ -99,15 +99,16 @@ def _resampled_eers(scores, labels, weights, chunk=100):
     """EER in % of each bootstrap resample (rows of `weights` [B, N]); NaN where a resample kept no target or no
     non-target trial (rare with > 3 speakers). Validity depends on the labels and weights alone, so two systems
     scored on one trial list with the same weights are valid on the same resamples."""
-    values = []
+    values = np.full(len(weights), np.nan)
     for start in range(0, len(weights), chunk):  # bounded memory: chunk x N per pass
         p_miss, p_fa = error_rates(scores, labels, weights[start:start + chunk])
         ok = np.isfinite(p_miss[:, -1]) & np.isfinite(p_fa[:, 0])
-        values.append(np.where(ok, _eer_from_rates(np.nan_to_num(p_miss), np.nan_to_num(p_fa)), np.nan))
-    return np.concatenate(values)
+        values[start:start + chunk][ok] = _eer_from_rates(p_miss[ok], p_fa[ok])
+    return values
 
 
 def _interval(values, level):
+    """[lo, hi] percentiles of the finite values (the central `level` of them)."""
     values = values[np.isfinite(values)]
     if values.size == 0:
         raise ValueError("no bootstrap resample kept both target and non-target trials")
@@ -132,8 +133,9 @@ def eer_difference_ci(scores_a, scores_b, labels, enrol_speakers=None, test_spea
 
     Returns (difference, [lo, hi]): the difference on the full list and its percentile interval over resamples
     that weight both systems' trials alike (speakers drawn with replacement by default: see `bootstrap_weights`).
-    Pairing removes the list's own difficulty, which two separate intervals would count twice: an interval
-    excluding 0 says the list ranks the two systems the same way whichever of its speakers are drawn.
+    Pairing removes the list's own difficulty, which two separate intervals would count twice: a 95 % interval
+    excluding 0 says the list ranks the two systems the same way in at least 97.5 % of its speaker resamples
+    (with few speakers a percentile bootstrap is, if anything, a little too narrow).
     """
     scores_a, labels = _split(scores_a, labels)
     scores_b, _ = _split(scores_b, labels)  # one length: the same trial list

@@ -5,7 +5,8 @@ seeds, next to Stage 1.
     python stage2_seeds.py ../../results/lgl/embedded/seeds --stage1 ../../results/lgl/embedded/stage1 \
         --test_csv ../../results/lgl/embedded/prepared/test.csv
 
-Reads `<folder>/<variant>/<seed>/metrics.json` and `score.txt` (recipes/LGL/compare_seeds.sh). Besides the test
+Reads `<folder>/<variant>/<seed>/metrics.json` and `score.txt` (recipes/LGL/compare_seeds.sh), and for the pairing
+also each run's and Stage 1's `scores_test.txt` and the test manifest's speakers. Besides the test
 EER and minDCF of the checkpoint the validation trials chose, it counts the runs whose chosen checkpoint comes from
 a gated phase: the gate helps only where the validation picks what it trained. With `--stage1` and `--test_csv`, a
 second table pairs each run with Stage 1 on the same test trials: the difference of their EERs and its 95 %
@@ -21,6 +22,7 @@ import re
 
 import numpy as np
 
+from corpora.files import file_sha1, write_text
 from corpora.manifest import read_csv
 from lobes.trials import read_scores
 from lobes.verification import eer_difference_ci
@@ -70,26 +72,45 @@ def table(runs, stage1=None):
     return "\n".join(lines) + "\n"
 
 
-def paired_with_stage1(folder, runs, stage1_folder, test_csv, num_resamples=1000):
+def _started_from(run, metrics, stage1_folder):
+    """Whether the run started from the Stage-1 model now in `stage1_folder`: its recorded sha1 when it has one
+    (`stage1_sha1`), else at least not a model written after the run ended (a Stage 1 trained again since)."""
+    embedder = os.path.join(stage1_folder, "save", "embedder.ckpt")
+    if not os.path.isfile(embedder):
+        return True  # nothing to tell them apart by: the trial lists are still checked
+    if "stage1_sha1" in metrics:
+        return metrics["stage1_sha1"] == file_sha1(embedder)
+    return os.path.getmtime(embedder) <= os.path.getmtime(os.path.join(run, "metrics.json"))
+
+
+def paired_with_stage1(folder, runs, stage1_folder, test_csv):
     """Markdown table: each run's test EER minus Stage 1's on the same trials, with a speaker-bootstrap interval."""
-    speaker = {row["ID"]: row["spk_id"] for row in read_csv(test_csv)}
+    rows = read_csv(test_csv)
+    if rows and "spk_id" not in rows[0]:
+        raise ValueError(f"{test_csv} has no spk_id column: give the test manifest the trials were scored with")
+    speaker_of = {row["ID"]: row["spk_id"] for row in rows}
     stage1_path = os.path.join(stage1_folder, "scores_test.txt")
     enrol, test, labels, stage1_scores = read_scores(stage1_path)
-    unknown = sorted({u for u in enrol + test if u not in speaker})
+    unknown = sorted({u for u in enrol + test if u not in speaker_of})
     if unknown:
         raise ValueError(f"{test_csv} has no speaker for {len(unknown)} utterances of {stage1_path}, e.g. "
                          f"{unknown[0]}: give the test manifest the trials were scored with")
-    enrol_spk, test_spk = [speaker[u] for u in enrol], [speaker[u] for u in test]
+    enrol_spk, test_spk = [speaker_of[u] for u in enrol], [speaker_of[u] for u in test]
     lines = ["| system | seed | test EER (%) | minus Stage 1 (points) | 95 % interval (test speakers resampled) |",
              "|---|---|---:|---:|---|"]
     for variant, results in runs.items():
         for seed, metrics, _ in results:
-            path = os.path.join(folder, variant, seed, "scores_test.txt")
+            run = os.path.join(folder, variant, seed)
+            if not _started_from(run, metrics, stage1_folder):
+                lines.append(f"| Stage 2 {variant} | {seed} | {metrics['eer']:.2f} | not paired: it started from "
+                             "another Stage-1 model | |")
+                continue
+            path = os.path.join(run, "scores_test.txt")
             run_enrol, run_test, run_labels, scores = read_scores(path)
             if run_enrol != enrol or run_test != test or not np.array_equal(run_labels, labels):
-                raise ValueError(f"{path} and {stage1_path} score different trial lists: pair runs of one test list")
-            difference, (lo, hi) = eer_difference_ci(scores, stage1_scores, labels, enrol_spk, test_spk,
-                                                     num_resamples)
+                raise ValueError(f"{path} and {stage1_path} score different trial lists: pair only runs scored on "
+                                 "Stage 1's test list (the same --test_trials)")
+            difference, (lo, hi) = eer_difference_ci(scores, stage1_scores, labels, enrol_spk, test_spk)
             lines.append(f"| Stage 2 {variant} | {seed} | {metrics['eer']:.2f} | {difference:+.2f} | "
                          f"[{lo:+.2f}, {hi:+.2f}] |")
     return "\n".join(lines) + "\n"
@@ -109,14 +130,14 @@ def main(argv=None):
     if args.stage1:
         with open(os.path.join(args.stage1, "metrics.json")) as f:
             stage1 = json.load(f)
+    if args.test_csv and not args.stage1:
+        parser.error("--test_csv pairs the runs with Stage 1: give --stage1 too")
     text = table(runs, stage1)
+    write_text(os.path.join(args.folder, "seeds.md"), text)  # kept if the pairing below fails
     if args.test_csv:
-        if not args.stage1:
-            parser.error("--test_csv pairs the runs with Stage 1: give --stage1 too")
         text += "\n" + paired_with_stage1(args.folder, runs, args.stage1, args.test_csv)
+        write_text(os.path.join(args.folder, "seeds.md"), text)
     print(text)
-    with open(os.path.join(args.folder, "seeds.md"), "w") as f:
-        f.write(text)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """recipes/LGL/stage2_seeds.py on planted runs: mean ± sample std per variant, and the runs whose chosen checkpoint
 comes from a gated phase read from score.txt."""
 
+import hashlib
 import importlib.util
 import json
 import os
@@ -90,9 +91,47 @@ def test_an_utterance_without_a_speaker_is_named(tmp_path):
         stage2_seeds.main([str(tmp_path / "seeds")] + args)
 
 
-def test_a_malformed_score_line_is_named(tmp_path):
+@pytest.mark.parametrize("bad_line", ["a1 b1 yes 0.3", "a1 b1 0 nan", "a1 b1 0"])
+def test_a_malformed_score_line_is_named(tmp_path, bad_line):
     args = _paired_setup(tmp_path, [0.9, 0.5, 0.4, 0.3, 0.1, 0.8])
     with open(tmp_path / "stage1" / "scores_test.txt", "a") as f:
-        f.write("a1 b1 yes 0.3\n")
-    with pytest.raises(ValueError, match=r"scores_test.txt:7: expected '<enrol> <test> <0\|1> <score>'"):
+        f.write(bad_line + "\n")
+    with pytest.raises(ValueError, match=r"scores_test.txt:7: expected '<enrol> <test> <0\|1> <finite score>'"):
         stage2_seeds.main([str(tmp_path / "seeds")] + args)
+
+
+def test_a_run_of_another_stage1_model_is_not_paired(tmp_path):
+    args = _paired_setup(tmp_path, [0.9, 0.5, 0.4, 0.3, 0.1, 0.8])
+    embedder = tmp_path / "stage1" / "save" / "embedder.ckpt"
+    embedder.parent.mkdir()
+    embedder.write_bytes(b"stage 1 weights")
+    run = tmp_path / "seeds" / "lgl_lr0.001" / "1987"
+    _run(run.parent / "1988", 0.0, 1, ["train"])
+    _scores(run.parent / "1988" / "scores_test.txt", [0.9, 0.5, 0.4, 0.3, 0.1, 0.8])
+    for seed, sha1 in (("1987", hashlib.sha1(b"stage 1 weights").hexdigest()), ("1988", "0" * 40)):
+        metrics = json.loads((run.parent / seed / "metrics.json").read_text())
+        (run.parent / seed / "metrics.json").write_text(json.dumps(dict(metrics, stage1_sha1=sha1)))
+    stage2_seeds.main([str(tmp_path / "seeds")] + args)
+    lines = (tmp_path / "seeds" / "seeds.md").read_text().splitlines()
+    assert "| Stage 2 lgl_lr0.001 | 1987 | 0.00 | -50.00 | [-50.00, -50.00] |" in lines
+    assert "| Stage 2 lgl_lr0.001 | 1988 | 0.00 | not paired: it started from another Stage-1 model | |" in lines
+    # a run without a recorded sha1 that ended before the Stage-1 model was written cannot have started from it
+    (run.parent / "1988").rename(tmp_path / "elsewhere")
+    metrics = json.loads((run / "metrics.json").read_text())
+    del metrics["stage1_sha1"]
+    (run / "metrics.json").write_text(json.dumps(metrics))
+    os.utime(run / "metrics.json", (embedder.stat().st_mtime - 60,) * 2)
+    stage2_seeds.main([str(tmp_path / "seeds")] + args)
+    assert "not paired: it started from another Stage-1 model" in (tmp_path / "seeds" / "seeds.md").read_text()
+
+
+def test_pairing_needs_stage1_and_the_speakers(tmp_path, capsys):
+    args = _paired_setup(tmp_path, [0.9, 0.5, 0.4, 0.3, 0.1, 0.8])
+    with pytest.raises(SystemExit):
+        stage2_seeds.main([str(tmp_path / "seeds")] + args[2:])  # --test_csv alone
+    assert "--test_csv pairs the runs with Stage 1: give --stage1 too" in capsys.readouterr().err
+    (tmp_path / "test.csv").write_text("ID,duration,wav\na1,1.0,/x/a1.wav\n")
+    with pytest.raises(ValueError, match="test.csv has no spk_id column"):
+        stage2_seeds.main([str(tmp_path / "seeds")] + args)
+    # the table of seeds is written before the pairing fails
+    assert "| Stage 2 lgl_lr0.001 | 1987 | 0.00 |" in (tmp_path / "seeds" / "seeds.md").read_text()

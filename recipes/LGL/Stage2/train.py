@@ -39,7 +39,7 @@ from speechbrain.utils.distributed import ddp_barrier, ddp_broadcast, if_main_pr
 from tqdm import tqdm
 
 from corpora.audio import load_audio
-from corpora.files import atomic_write, write_json
+from corpora.files import atomic_write, file_sha1, write_json
 from corpora.manifest import read_csv
 from lobes.kmeans import cluster_centroids, nmi, purity, spherical_kmeans
 from lobes.loss_gate import LGLSchedule, gated_mean
@@ -363,7 +363,9 @@ def main(argv):
                          f"LGL Stage 2 ({'loss gate' if hparams['use_gate'] else 'baseline'}): test trials")
     metrics.update({"val_eer": float(best.meta["EER"]), "scored_epoch": int(best.meta["epoch"]),
                     "best_iteration": int(best.meta["iteration"]), "epochs": epoch, "iterations": schedule.iteration,
-                    "train_seconds": train_seconds, "use_gate": hparams["use_gate"], "seed": hparams["seed"]})
+                    "train_seconds": train_seconds, "use_gate": hparams["use_gate"], "seed": hparams["seed"],
+                    # which Stage-1 model this run started from: stage2_seeds.py pairs it only with that one
+                    "stage1_sha1": file_sha1(hparams["stage1_embedder"])})
     write_json(os.path.join(out, "metrics.json"), metrics)
     print(f"Stage 2 ({'LGL' if hparams['use_gate'] else 'baseline'}): test EER {metrics['eer']:.2f} %, minDCF "
           f"{metrics['min_dcf']:.4f} (best validation EER {metrics['val_eer']:.2f} % at epoch {metrics['scored_epoch']}, "
