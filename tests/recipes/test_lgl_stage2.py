@@ -2,6 +2,7 @@
 between iterations, mid-clustering), the gate's kept fraction, the test list scored once with the best
 validation checkpoint, the baseline without a gated phase."""
 
+import hashlib
 import json
 import os
 import re
@@ -103,6 +104,7 @@ def test_lgl_resumes_its_schedule_after_a_kill_in_every_phase(stage1, tmp_path):
     # the test list was scored with the checkpoint of the best validation EER (the one loaded), not the latest
     assert val[metrics["scored_epoch"] - 1] == pytest.approx(min(val), abs=0.01)
     assert metrics["test_trials"] == len((out / "scores_test.txt").read_text().splitlines())
+    assert metrics["stage1_sha1"] == hashlib.sha1(stage1[2].read_bytes()).hexdigest()  # the model it started from
     assert all(later > earlier for earlier, later in zip(trained, trained[1:]))
     _stage2(stage1, "lgl.yaml", out, stop)  # the finished run started again: nothing trained, the time kept
     assert json.loads((out / "metrics.json").read_text())["train_seconds"] == trained[-1] > 0
