@@ -62,6 +62,11 @@ def test_stage1_trains_scores_the_test_list_once_and_resumes(tiny_corpus, tmp_pa
     _train(out, root, 2)  # resumes: epoch 2 only
     scores = (out / "score.txt").read_text().splitlines()
     assert [int(re.match(r"epoch (\d+)", line).group(1)) for line in scores] == [1, 2]
+    # the resumed run trained as an uninterrupted one: same data order, crops and augmentations, so the same
+    # losses and validation EERs (all but the throughput, which is a timing)
+    _train(tmp_path / "uninterrupted", root, 2)
+    uninterrupted = (tmp_path / "uninterrupted" / "score.txt").read_text().splitlines()
+    assert [line.split(", training")[0] for line in scores] == [line.split(", training")[0] for line in uninterrupted]
     log = (out / "train_log.txt").read_text()
     assert "train adversarial" in log and "train discriminator_accuracy" in log
     with open(out / "metrics.json") as f:

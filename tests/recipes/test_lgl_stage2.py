@@ -3,6 +3,7 @@ between iterations, mid-clustering), the gate's kept fraction, the test list sco
 validation checkpoint, the baseline without a gated phase."""
 
 import hashlib
+import importlib.util
 import json
 import os
 import re
@@ -12,6 +13,11 @@ import sys
 
 import numpy as np
 import pytest
+import torch
+from speechbrain.utils.checkpoints import Checkpointer
+from speechbrain.utils.repro import SaveableGenerator
+
+from lobes.loss_gate import LGLSchedule
 
 from recipe_support import torchrun
 
@@ -79,6 +85,10 @@ def test_lgl_resumes_its_schedule_after_a_kill_in_every_phase(stage1, tmp_path):
         if lines[-1][6] == "stop":
             break
     assert {"train", "gated", "recluster"} <= seen_phases
+    # the run killed after every epoch trained as an uninterrupted one: the random draws (data order, crops,
+    # augmentations, the fresh head) go on from each checkpoint, so every loss, kept fraction and EER is the same
+    _stage2(stage1, "lgl.yaml", tmp_path / "uninterrupted", stop)
+    assert (tmp_path / "uninterrupted" / "score.txt").read_text() == (out / "score.txt").read_text()
     lines = _lines(out)
     assert lines[0][1:3] == ("0", "train") and all(_follows(a, b) for a, b in zip(lines, lines[1:]))
     for line in lines:  # the gate: none in training phases, the iteration's own in gated ones
@@ -211,3 +221,29 @@ def test_the_true_speakers_replace_the_clusters_when_asked(stage1, tmp_path):
     with pytest.raises(AssertionError, match=f"has {n_speakers} speakers; pass --n_clusters {n_speakers}"):
         _stage2(stage1, "baseline.yaml", tmp_path / "wrong", 1, "--pseudo_labels", "speakers",
                 clusters=n_speakers + 1)
+
+
+def test_the_reload_of_the_best_epoch_rewinds_the_weights_not_the_random_draws(tmp_path):
+    """A gated phase starts from the best epoch's weights; its crops and augmentations must not replay the ones
+    drawn after that epoch (the checkpoint also holds the generator's state, for resuming)."""
+    spec = importlib.util.spec_from_file_location("lgl_stage2_train", os.path.join(ROOT, "Stage2", "train.py"))
+    train = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(train)
+    layer = torch.nn.Linear(3, 3)
+    checkpointer = Checkpointer(tmp_path, {"layer": layer, "rng_state": SaveableGenerator()})
+    schedule = LGLSchedule(gates=[3.0], patience=1, max_iterations=1)
+    schedule.clustered()
+    schedule.evaluated(5.0, tag="epoch 1")
+    torch.manual_seed(0)
+    checkpointer.save_checkpoint(meta={"schedule": "{}", "tag": "epoch 1"})
+    best = layer.weight.detach().clone()
+    replayed = torch.rand(4)  # what the draws after the best epoch were
+    with torch.no_grad():
+        layer.weight.add_(1.0)  # later epochs changed the weights
+    state = torch.get_rng_state()
+    following = torch.rand(4)  # what an unbroken generator draws next
+    torch.set_rng_state(state)
+    train.load_best_of_iteration(checkpointer, schedule)
+    assert torch.equal(layer.weight, best) and schedule.best_tag == "epoch 1"
+    drawn = torch.rand(4)
+    assert torch.equal(drawn, following) and not torch.equal(drawn, replayed)

@@ -29,6 +29,7 @@ import torch
 from hyperpyyaml import load_hyperpyyaml
 from speechbrain.dataio.dataset import DynamicItemDataset
 from speechbrain.utils.distributed import if_main_process
+from speechbrain.utils.repro import SaveableGenerator
 
 from corpora.audio import load_audio
 from corpora.files import write_json
@@ -172,6 +173,9 @@ def main(argv):
                "adversary": hparams["adversary"]}
     checkpointer = hparams["checkpointer"]
     checkpointer.add_recoverables({**modules, "epoch_counter": hparams["epoch_counter"]})
+    # data order, crops and augmentations (drawn in the loader workers, seeded from torch's generator) go on from the
+    # saved state: a resumed run draws what the uninterrupted one would have (older checkpoints load with a warning)
+    checkpointer.add_recoverable("rng_state", SaveableGenerator(), optional_load=True)
     brain = ContrastiveBrain(modules=modules, hparams=hparams, run_opts=run_opts, checkpointer=checkpointer)
     logger.info("ECAPA embedder: %.2fM parameters; %d training utterances (speakers unused)",
                 sum(p.numel() for p in hparams["embedder"].parameters()) / 1e6, len(datasets["train"]))
