@@ -9,6 +9,7 @@ import speechbrain as sb
 import torch
 from speechbrain.dataio.dataset import DynamicItemDataset
 from speechbrain.utils.distributed import ddp_broadcast, run_on_main
+from speechbrain.utils.repro import SaveableGenerator
 
 from corpora.audio import load_audio
 from corpora.manifest import check_audio_files, read_csv
@@ -17,6 +18,14 @@ from corpora.voxceleb import prepare_voxceleb, write_dev_validation
 from lobes import verification
 from lobes.distributed import CpuDistributedMixin
 from lobes.trials import Trials, embedding_matrix, write_scores
+
+
+def saveable_cpu_generator():
+    """torch's CPU generator as a checkpoint recoverable. It seeds the loader workers (hence every crop and
+    augmentation) and Stage 2's fresh heads; restored with a checkpoint, a resumed run draws what the uninterrupted
+    run would have. CPU only: under torchrun only the main process saves it, and every process's CPU generator is
+    in that same state (same seed, same draws), which the CUDA generators are not; nothing here draws on the device."""
+    return SaveableGenerator({"default": torch.default_generator})
 
 
 def prepare_data(hparams):

@@ -29,14 +29,13 @@ import torch
 from hyperpyyaml import load_hyperpyyaml
 from speechbrain.dataio.dataset import DynamicItemDataset
 from speechbrain.utils.distributed import if_main_process
-from speechbrain.utils.repro import SaveableGenerator
 
 from corpora.audio import load_audio
 from corpora.files import write_json
 from lobes.wave_augment import DrawCollate, mix
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from lgl_common import EmbeddingBrain, prepare_data, score_test, whole_utterances  # noqa: E402
+from lgl_common import EmbeddingBrain, prepare_data, saveable_cpu_generator, score_test, whole_utterances  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -173,9 +172,8 @@ def main(argv):
                "adversary": hparams["adversary"]}
     checkpointer = hparams["checkpointer"]
     checkpointer.add_recoverables({**modules, "epoch_counter": hparams["epoch_counter"]})
-    # data order, crops and augmentations (drawn in the loader workers, seeded from torch's generator) go on from the
-    # saved state: a resumed run draws what the uninterrupted one would have (older checkpoints load with a warning)
-    checkpointer.add_recoverable("rng_state", SaveableGenerator(), optional_load=True)
+    # resumed, a run draws the crops and augmentations an uninterrupted one would (older checkpoints: a warning)
+    checkpointer.add_recoverable("rng_state", saveable_cpu_generator(), optional_load=True)
     brain = ContrastiveBrain(modules=modules, hparams=hparams, run_opts=run_opts, checkpointer=checkpointer)
     logger.info("ECAPA embedder: %.2fM parameters; %d training utterances (speakers unused)",
                 sum(p.numel() for p in hparams["embedder"].parameters()) / 1e6, len(datasets["train"]))

@@ -36,7 +36,6 @@ from hyperpyyaml import load_hyperpyyaml
 from speechbrain.dataio.batch import PaddedBatch
 from speechbrain.dataio.dataset import DynamicItemDataset
 from speechbrain.utils.distributed import ddp_barrier, ddp_broadcast, if_main_process
-from speechbrain.utils.repro import SaveableGenerator
 from tqdm import tqdm
 
 from corpora.audio import load_audio
@@ -47,7 +46,7 @@ from lobes.loss_gate import LGLSchedule, gated_mean
 from lobes.wave_augment import DrawCollate, mix
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from lgl_common import EmbeddingBrain, prepare_data, score_test, whole_utterances  # noqa: E402
+from lgl_common import EmbeddingBrain, prepare_data, saveable_cpu_generator, score_test, whole_utterances  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -98,7 +97,8 @@ class GatedBrain(EmbeddingBrain):
         loader = sb.dataio.dataloader.make_dataloader(share, batch_size=1, collate_fn=PaddedBatch)
         self.modules.eval()
         out = []
-        with torch.no_grad():
+        # forked: iterating a loader draws from torch's generator, and a resumed run that finds this file skips it
+        with torch.no_grad(), torch.random.fork_rng(devices=[]):
             for batch in tqdm(loader, desc="embedding the training set", disable=self.noprogressbar):
                 out.append(self.compute_forward(batch, sb.Stage.TEST).float().cpu().numpy()[0])
         shares = [out]
@@ -259,26 +259,16 @@ def _epoch_end(ckpt):
     return "schedule" in ckpt.meta
 
 
-def _rng_states():
-    return torch.get_rng_state(), torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
-
-
-def _set_rng_states(states):
-    torch.set_rng_state(states[0])
-    if states[1] is not None:
-        torch.cuda.set_rng_state_all(states[1])
-
-
 def load_best_of_iteration(checkpointer, schedule):
     """The weights (and optimizer state) of the iteration's best epoch, the schedule kept as it is now."""
     best = checkpointer.find_checkpoint(ckpt_predicate=lambda c: _epoch_end(c) and c.meta["tag"] == schedule.best_tag)
     if best is None:
         raise RuntimeError(f"the checkpoint of {schedule.best_tag!r} (the iteration's best) is missing from "
                            f"{checkpointer.checkpoints_dir}; the run cannot go on from its best model")
-    state, draws = schedule.state_dict(), _rng_states()
+    state, draws = schedule.state_dict(), torch.get_rng_state()
     checkpointer.load_checkpoint(best)
     schedule.load_state_dict(state)
-    _set_rng_states(draws)  # the weights go back to the best epoch, the random draws go on
+    torch.set_rng_state(draws)  # the weights go back to the best epoch, the random draws go on
     logger.info("continuing from the iteration's best checkpoint (%s)", schedule.best_tag)
 
 
@@ -298,9 +288,8 @@ def main(argv):
     modules = {"embedder": hparams["embedder"], "head": hparams["head"]}
     checkpointer = hparams["checkpointer"]
     checkpointer.add_recoverables(modules)
-    # the generators that draw the data order, crops and augmentations (in the loader workers, seeded from them):
-    # a resumed run draws what the uninterrupted one would have (a checkpoint saved without them loads with a warning)
-    checkpointer.add_recoverable("rng_state", SaveableGenerator(), optional_load=True)
+    # resumed, a run draws the crops and augmentations an uninterrupted one would (older checkpoints: a warning)
+    checkpointer.add_recoverable("rng_state", saveable_cpu_generator(), optional_load=True)
     brain = GatedBrain(modules=modules, opt_class=hparams["opt_class"], hparams=hparams, run_opts=run_opts,
                        checkpointer=checkpointer)
     brain.schedule = schedule
