@@ -15,7 +15,6 @@ import numpy as np
 import pytest
 import torch
 from speechbrain.utils.checkpoints import Checkpointer
-from speechbrain.utils.repro import SaveableGenerator
 
 from lobes.loss_gate import LGLSchedule
 
@@ -245,7 +244,7 @@ def test_the_reload_of_the_best_epoch_rewinds_the_weights_not_the_random_draws(t
 
 def _reload_the_best_epoch(train, tmp_path):
     layer = torch.nn.Linear(3, 3)
-    checkpointer = Checkpointer(tmp_path, {"layer": layer, "rng_state": SaveableGenerator()})
+    checkpointer = Checkpointer(tmp_path, {"layer": layer, "rng_state": train.saveable_cpu_generator()})
     schedule = LGLSchedule(gates=[3.0], patience=1, max_iterations=1)
     schedule.clustered()
     schedule.evaluated(5.0, tag="epoch 1")
